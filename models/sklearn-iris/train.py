@@ -1,0 +1,56 @@
+"""Trains the iris RandomForest and writes model.joblib and manifest.json next to this file."""
+
+from pathlib import Path
+
+import click
+import joblib
+import numpy as np
+import sklearn
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+
+from wrappers.manifest import (
+    InputSpec,
+    Manifest,
+    TensorSpec,
+    artifacts_under,
+    golden_pairs,
+    python_version,
+)
+
+SEED = 0
+
+
+@click.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
+)
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    iris = load_iris()
+    labels = iris.target_names[iris.target]
+    model = RandomForestClassifier(n_estimators=100, random_state=SEED).fit(iris.data, labels)
+    joblib.dump(model, out / "model.joblib")
+
+    sample = iris.data[[0, 50, 100, 25, 75, 125, 149]]
+    classes = [str(c) for c in model.classes_]
+    Manifest(
+        name="sklearn-iris",
+        version="1",
+        description="RandomForestClassifier (100 trees) on scikit-learn's iris data set.",
+        framework="sklearn",
+        framework_version=sklearn.__version__,
+        python_version=python_version(),
+        artifacts=artifacts_under(out, "model.joblib"),
+        inputs=InputSpec(names=list(iris.feature_names), dtype="float64", shape=[-1, 4]),
+        outputs=TensorSpec(names=classes, dtype="float64", shape=[-1, len(classes)]),
+        golden=golden_pairs(sample, model.predict_proba(sample)),
+        tolerance=1e-12,
+        options={"method": "predict_proba", "classes": classes},
+    ).write(out)
+    accuracy = float(np.mean(model.predict(iris.data) == labels))
+    click.echo(f"sklearn-iris written to {out} (training accuracy {accuracy:.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Each model's train.py reproduces the committed artifact's behaviour from its fixed seeds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import MODELS_DIR, WRAPPER_OF
+
+from wrappers import Manifest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPER_OF))
+def test_train_script_reproduces_the_committed_model(tmp_path, name):
+    source = MODELS_DIR / name
+    out = tmp_path / name
+    subprocess.run(
+        [sys.executable, "train.py", "--out", str(out)], cwd=source, check=True, timeout=300
+    )
+    committed, retrained = Manifest.read(source), Manifest.read(out)
+    assert retrained.inputs == committed.inputs
+    assert retrained.outputs == committed.outputs
+    assert [p.input for p in retrained.golden] == [p.input for p in committed.golden]
+    for new, old in zip(retrained.golden, committed.golden, strict=True):
+        np.testing.assert_allclose(new.output, old.output, rtol=1e-4, atol=1e-4)
+
+    model = WRAPPER_OF[name](model_dir=out)
+    model.load()
+    assert model.ready, model.problem

@@ -1,0 +1,114 @@
+"""Each wrapper, called in-process on its real committed artifact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MODELS_DIR, WRAPPER_OF, copy_model
+
+from wrappers import InvalidInput, ModelLoadError, ModelNotReady, SklearnModel
+from wrappers.manifest import Manifest
+
+
+def test_outputs_equal_the_golden_pairs(loaded):
+    assert loaded.ready, loaded.problem
+    assert loaded.manifest.golden, "every model records golden pairs"
+    for pair in loaded.manifest.golden:
+        output = loaded.predict(np.array(pair.input), None)
+        assert isinstance(output, np.ndarray)
+        tol = loaded.manifest.tolerance
+        np.testing.assert_allclose(output, np.array(pair.output), rtol=tol, atol=tol)
+
+
+def test_output_columns_match_class_names_and_metadata(loaded):
+    output = loaded.predict(loaded.manifest.golden[-1].input)
+    assert output.ndim == 2
+    assert output.shape[1] == len(loaded.class_names())
+    metadata = loaded.init_metadata()
+    assert metadata["name"] == loaded.manifest.name
+    assert metadata["versions"] == [loaded.manifest.version]
+    assert metadata["platform"].startswith(loaded.framework)
+    assert metadata["inputs"][0]["schema"]["names"] == loaded.manifest.inputs.names
+    assert metadata["outputs"][0]["schema"]["names"] == loaded.class_names()
+    assert loaded.tags() == {"model_name": loaded.manifest.name, "model_version": "1"}
+
+
+def test_metrics_report_the_last_prediction_once(loaded):
+    loaded.predict(loaded.manifest.golden[-1].input)
+    metrics = {m["key"]: m for m in loaded.metrics()}
+    assert metrics["modelrepo_rows_predicted"]["value"] == len(loaded.manifest.golden[-1].input)
+    assert metrics["modelrepo_model_latency"]["type"] == "TIMER"
+    assert loaded.metrics() == []
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0]], [["a"] * 10], [[float("nan")] * 10], []])
+def test_bad_inputs_raise_the_400_error(loaded, bad):
+    with pytest.raises(InvalidInput) as caught:
+        loaded.predict(np.array(bad, dtype=object) if bad else np.array(bad), None)
+    assert caught.value.status_code == 400
+
+
+def test_features_sent_by_name_in_another_order(loaded):
+    pair = loaded.manifest.golden[0]
+    names = list(reversed(loaded.manifest.inputs.names))
+    reordered = np.array(pair.input)[:, ::-1]
+    np.testing.assert_allclose(
+        loaded.predict(reordered, names), loaded.predict(pair.input), rtol=1e-6
+    )
+
+
+def test_health_reports_ready(loaded):
+    assert loaded.health_status()["status"] == "ready"
+
+
+def test_sklearn_method_predict_returns_labels():
+    model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris", method="predict")
+    model.load()
+    pair = model.manifest.golden[-1]
+    labels = model.predict(pair.input)
+    expected = np.array(model.classes)[np.argmax(pair.output, axis=1)]
+    assert labels[:, 0].tolist() == expected.tolist()
+    assert model.class_names() == ["class"]
+
+
+def test_unloaded_model_answers_not_ready():
+    model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
+    with pytest.raises(ModelNotReady):
+        model.predict([[1, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPER_OF))
+def test_tampered_artifact_is_refused_before_loading(tmp_path, name):
+    model_dir = copy_model(name, tmp_path)
+    artifact = model_dir / Manifest.read(model_dir).artifacts[0].path
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+    with pytest.raises(ModelLoadError, match="sha256"):
+        WRAPPER_OF[name](model_dir=model_dir).load()
+
+
+def test_golden_mismatch_keeps_the_worker_not_ready(tmp_path):
+    model_dir = copy_model("sklearn-iris", tmp_path)
+    manifest = Manifest.read(model_dir)
+    manifest.golden[0].output = [[0.0, 0.0, 1.0]]
+    manifest.write(model_dir)
+    model = SklearnModel(model_dir=model_dir)
+    model.load()
+    assert not model.ready
+    with pytest.raises(ModelNotReady, match="golden pair 0"):
+        model.health_status()
+    with pytest.raises(ModelNotReady):
+        model.predict([[5.1, 3.5, 1.4, 0.2]])
+
+
+def test_sklearn_minor_version_change_is_refused(tmp_path):
+    model_dir = copy_model("sklearn-iris", tmp_path)
+    manifest = Manifest.read(model_dir)
+    manifest.framework_version = "0.24.2"
+    manifest.write(model_dir)
+    with pytest.raises(ModelLoadError, match=r"install scikit-learn==0\.24\.2"):
+        SklearnModel(model_dir=model_dir).load()
+
+
+def test_wrong_framework_directory_is_refused():
+    with pytest.raises(ModelLoadError, match="holds a torch model"):
+        SklearnModel(model_dir=MODELS_DIR / "torch-classifier")

@@ -1,0 +1,31 @@
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow and PyTorch model directories.
+
+Framework libraries are imported only when a model loads, so ``from wrappers import
+SklearnModel`` does not pull in TensorFlow or torch.
+"""
+
+from wrappers.base import ServedModel
+from wrappers.errors import (
+    InvalidInput,
+    ManifestError,
+    ModelFailure,
+    ModelLoadError,
+    ModelNotReady,
+)
+from wrappers.manifest import Manifest
+from wrappers.sklearn_model import SklearnModel
+from wrappers.tf_model import TFModel
+from wrappers.torch_model import TorchModel
+
+__all__ = [
+    "InvalidInput",
+    "Manifest",
+    "ManifestError",
+    "ModelFailure",
+    "ModelLoadError",
+    "ModelNotReady",
+    "ServedModel",
+    "SklearnModel",
+    "TFModel",
+    "TorchModel",
+]

@@ -1,0 +1,36 @@
+"""Serving settings in one typed place: Seldon parameters override environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "MODELREPO_"
+
+
+class Settings(BaseModel):
+    """What a deployment may tune without touching code.
+
+    Each field is read from the Seldon ``--parameters`` of the same name, else from the
+    environment variable ``MODELREPO_<NAME>``, else its default.
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_dir: Path | None = None
+    method: str | None = Field(default=None, description="sklearn: predict_proba or predict")
+    max_batch_rows: int = Field(default=10_000, ge=1)
+    verify_golden: bool = True
+
+    @classmethod
+    def resolve(cls, parameters: dict[str, Any]) -> Settings:
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            env = os.environ.get(ENV_PREFIX + name.upper())
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in parameters.items() if v is not None})
+        return cls.model_validate(values)
