@@ -1,0 +1,38 @@
+"""How many gunicorn workers, threads and framework threads a server gets on this machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class Budget:
+    workers: int
+    threads: int
+    intra_op_threads: int
+
+    @classmethod
+    def for_machine(
+        cls, cpus: int | None = None, workers: int | None = None, threads: int | None = None
+    ) -> Budget:
+        """One worker per core unless told otherwise; framework threads split the cores."""
+        cpus = cpus or cpu_count()
+        workers = workers or int(os.environ.get("GUNICORN_WORKERS", cpus))
+        threads = threads or int(os.environ.get("GUNICORN_THREADS", 1))
+        return cls(workers=workers, threads=threads, intra_op_threads=max(1, cpus // workers))
+
+    def environment(self) -> dict[str, str]:
+        """Environment for ``seldon-core-microservice`` so workers don't oversubscribe cores."""
+        intra = str(self.intra_op_threads)
+        return {
+            "GUNICORN_WORKERS": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+            "OMP_NUM_THREADS": intra,
+            "MKL_NUM_THREADS": intra,
+            "OPENBLAS_NUM_THREADS": intra,
+        }
