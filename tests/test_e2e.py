@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import numpy as np
 import pytest
@@ -20,7 +22,8 @@ def server(model_name, tmp_path_factory):
     log = tmp_path_factory.mktemp("logs") / f"{model_name}.log"
     with Microservice(MODELS_DIR / model_name, log_path=log) as service:
         yield service
-    assert service.process.returncode is not None
+    with pytest.raises(ProcessLookupError):  # gunicorn, its workers and the gRPC server are gone
+        os.killpg(service.process.pid, 0)
 
 
 def ndarray_request(model, rows) -> dict:

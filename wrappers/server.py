@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -94,14 +95,18 @@ class Microservice:
         raise TimeoutError(f"microservice not ready after {timeout:.0f}s{self._tail()}")
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
+        """Stops the whole process group: SIGTERM, then SIGKILL for what outlives ``timeout``."""
+        if self.process is None:
+            return None
+        group = self.process.pid
+        _signal_group(group, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _group_alive(group) and time.monotonic() < deadline:
+            self.process.poll()
+            time.sleep(0.05)
+        if _group_alive(group):
+            _signal_group(group, signal.SIGKILL)
+        return self.process.wait()
 
     def _tail(self) -> str:
         if not self.log_path or not Path(self.log_path).exists():
@@ -118,3 +123,16 @@ class Microservice:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
