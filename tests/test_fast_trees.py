@@ -14,10 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn import datasets
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
     GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -40,12 +43,16 @@ CLASSIFIERS = {
     "extra-trees": lambda: ExtraTreesClassifier(
         n_estimators=30, class_weight="balanced", random_state=0
     ),
+    "gradient-boosting": lambda: GradientBoostingClassifier(
+        n_estimators=40, subsample=0.8, random_state=0
+    ),
 }
 REGRESSORS = {
     "decision-tree": lambda: DecisionTreeRegressor(random_state=0),
     "extra-tree": lambda: ExtraTreeRegressor(random_state=0),
     "random-forest": lambda: RandomForestRegressor(n_estimators=30, random_state=0),
     "extra-trees": lambda: ExtraTreesRegressor(n_estimators=30, max_depth=12, random_state=0),
+    "gradient-boosting": lambda: GradientBoostingRegressor(n_estimators=40, random_state=0),
 }
 
 
@@ -95,7 +102,10 @@ def rows_like(predictor: FastPredictor, X: np.ndarray, rows: int = ROWS) -> np.n
     return np.vstack([near, at_cuts])
 
 
-def assert_identical(predictor: FastPredictor, X) -> None:
+def assert_identical(predictor: FastPredictor, X, fast_only: bool = True) -> None:
+    """Equal outputs and dtypes; by default every row is evaluated by the fast path itself."""
+    if fast_only:
+        predictor = predictor.unlimited()
     for method in sorted(predictor.methods):
         expected = getattr(predictor.estimator, method)(X)
         actual = getattr(predictor, method)(X)
@@ -139,6 +149,25 @@ def committed_iris() -> FastPredictor:
     return predictor
 
 
+@pytest.mark.parametrize(
+    ("estimator", "data"),
+    [
+        (GradientBoostingClassifier(loss="exponential", n_estimators=40), "breast-cancer"),
+        (GradientBoostingClassifier(init="zero", n_estimators=40), "iris-strings"),
+        (GradientBoostingClassifier(n_estimators=300, n_iter_no_change=3), "wine"),
+        (GradientBoostingRegressor(loss="absolute_error", n_estimators=40), "diabetes"),
+        (GradientBoostingRegressor(loss="huber", n_estimators=40), "make-regression"),
+        (GradientBoostingRegressor(loss="quantile", alpha=0.8, n_estimators=40), "diabetes"),
+    ],
+    ids=["exponential", "init-zero", "early-stopping", "absolute", "huber", "quantile"],
+)
+def test_gradient_boosting_variants_equal_scikit_learn(estimator, data):
+    X, y = {**CLASSIFICATION_DATA, **REGRESSION_DATA}[data]()
+    predictor = compile_estimator(estimator.set_params(random_state=0).fit(X, y))
+    assert predictor is not None
+    assert_identical_in_every_dtype(predictor, rows_like(predictor, X))
+
+
 def test_committed_iris_model_equals_scikit_learn():
     predictor = committed_iris()
     assert predictor.n_trees == 100
@@ -155,11 +184,32 @@ def test_ties_pick_the_first_class_as_scikit_learn_does():
     assert_identical(predictor, np.linspace(-1, 3, 81)[:, None])
 
 
-def test_large_batches_are_split_into_blocks(monkeypatch):
-    estimator, X = fitted("c", "random-forest", "wine")
+def test_boosting_ties_at_zero_pick_the_second_class_as_scikit_learn_does():
+    X = np.array([[0.0], [0.0], [1.0], [1.0]])
+    estimator = GradientBoostingClassifier(init="zero", n_estimators=3)
+    predictor = compile_estimator(estimator.fit(X, ["a", "b", "a", "b"]))
+    assert predictor.predict_proba(X).tolist() == [[0.5, 0.5]] * 4
+    assert predictor.predict(X).tolist() == ["b"] * 4
+    assert_identical(predictor, np.linspace(-1, 2, 31)[:, None])
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "data"),
+    [
+        ("c", "random-forest", "wine"),
+        ("c", "gradient-boosting", "make-classification"),
+        ("r", "extra-trees", "diabetes"),
+    ],
+)
+def test_batches_above_max_rows_go_to_scikit_learn(kind, model, data):
+    estimator, X = fitted(kind, model, data)
     predictor = compile_estimator(estimator)
-    monkeypatch.setattr(fast_trees, "BLOCK_PAIRS", 30 * 7)  # 7 rows per block
-    assert_identical(predictor, rows_like(predictor, X, rows=500))
+    limit = predictor.max_rows
+    assert 1 <= limit < ROWS
+    rows = rows_like(predictor, X)
+    assert predictor.handles(rows[:limit])
+    assert not predictor.handles(rows[: limit + 1])
+    assert_identical(predictor, rows, fast_only=False)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -238,14 +288,22 @@ class CustomForest(RandomForestClassifier):
     "estimator",
     [
         LogisticRegression(max_iter=500).fit(*iris_strings()),
-        GradientBoostingClassifier(n_estimators=5, random_state=0).fit(*iris_strings()),
+        HistGradientBoostingClassifier(max_iter=5).fit(*iris_strings()),
+        GradientBoostingClassifier(init=DummyClassifier(), n_estimators=5).fit(*iris_strings()),
         RandomForestClassifier(n_estimators=3, random_state=0).fit(
             iris_strings()[0], np.column_stack([iris_strings()[1]] * 2)
         ),
         CustomForest(n_estimators=3, random_state=0).fit(*iris_strings()),
         RandomForestClassifier(n_estimators=3),
     ],
-    ids=["logistic-regression", "gradient-boosting", "multi-output-forest", "subclass", "unfitted"],
+    ids=[
+        "logistic-regression",
+        "hist-gradient-boosting",
+        "boosting-with-custom-init",
+        "multi-output-forest",
+        "subclass",
+        "unfitted",
+    ],
 )
 def test_unsupported_estimators_get_none(estimator):
     assert compile_estimator(estimator) is None
@@ -271,6 +329,8 @@ def test_served_iris_model_uses_the_fast_path(caplog):
     assert model.fast_path is not None
     assert "sklearn-iris predicts with the fast tree path" in caplog.text
     rows = np.nan_to_num(rows_like(model.fast_path, datasets.load_iris().data))
+    rows = rows[-model.fast_path.max_rows :]  # threshold rows included
+    assert model.fast_path.handles(rows)
     assert np.array_equal(model.predict(rows), model.estimator.predict_proba(rows))
 
 
