@@ -20,7 +20,7 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestRegressor
 
 from wrappers import SklearnModel
-from wrappers.fast_trees import compile_estimator
+from wrappers.fast_trees import FastPredictor, compile_estimator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,54 +54,78 @@ def main(model_dir: Path, repeat: int) -> None:
         model.load()
     if fast.fast_path is None:
         raise click.ClickException(f"{model_dir} has no fast tree path")
-    method = fast.method
+    method, predictor = fast.method, fast.fast_path
     rows = sample_rows(fast, 2_000)
-    identical = np.array_equal(
-        getattr(fast.fast_path, method)(rows), getattr(fast.estimator, method)(rows)
-    )
-    click.echo(
-        f"{fast.manifest.name}: {type(fast.estimator).__name__}, {fast.fast_path.n_trees} trees, "
-        f"depth {fast.fast_path.depth}; {method} identical on {len(rows)} rows: {identical}"
-    )
-    if not identical:
-        raise click.ClickException("outputs differ")
-
+    check_identical(fast.manifest.name, predictor, rows)
     click.echo(f"{'call':<52}{'rows':>5}{'scikit-learn':>15}{'fast path':>12}{'ratio':>9}")
     for batch in (rows[:1], rows[:100]):
-        pairs = {
-            f"estimator.{method}": (
-                lambda b=batch: getattr(fast.estimator, method)(b),
-                lambda b=batch: getattr(fast.fast_path, method)(b),
-            ),
-            "SklearnModel.predict (validated)": (
-                lambda b=batch: slow.predict(b),
-                lambda b=batch: fast.predict(b),
-            ),
-        }
-        for name, (reference, candidate) in pairs.items():
-            ref_best = seconds_per_call(reference, repeat)
-            new_best = seconds_per_call(candidate, repeat)
-            click.echo(
-                f"{name:<52}{len(batch):>5}{ref_best * 1e6:>12.0f} us{new_best * 1e6:>9.0f} us"
-                f"{ref_best / new_best:>8.0f}x"
-            )
+        handled = predictor.handles(batch)
+        report(
+            f"sklearn-iris estimator.{method}",
+            batch,
+            lambda b=batch: getattr(fast.estimator, method)(b),
+            lambda b=batch: getattr(predictor, method)(b),
+            handled,
+            repeat,
+        )
+        report(
+            "sklearn-iris SklearnModel.predict (validated)",
+            batch,
+            lambda b=batch: slow.predict(b),
+            lambda b=batch: fast.predict(b),
+            handled,
+            repeat,
+        )
     for name, estimator, X in other_models():
         predictor = compile_estimator(estimator)
         if predictor is None:
             raise click.ClickException(f"{name} has no fast tree path")
         rows = X[np.random.default_rng(1).integers(0, len(X), 2_000)]
+        check_identical(name, predictor, rows)
         for method in sorted(predictor.methods):
             fast_call, slow_call = getattr(predictor, method), getattr(estimator, method)
-            if not np.array_equal(fast_call(rows), slow_call(rows)):
-                raise click.ClickException(f"{name}.{method} differs")
             for batch in (rows[:1], rows[:100]):
-                ref_best = seconds_per_call(lambda b=batch, f=slow_call: f(b), repeat)
-                new_best = seconds_per_call(lambda b=batch, f=fast_call: f(b), repeat)
-                click.echo(
-                    f"{name + ' ' + method:<52}{len(batch):>5}{ref_best * 1e6:>12.0f} us"
-                    f"{new_best * 1e6:>9.0f} us{ref_best / new_best:>8.0f}x"
+                report(
+                    f"{name} {method}",
+                    batch,
+                    lambda b=batch, f=slow_call: f(b),
+                    lambda b=batch, f=fast_call: f(b),
+                    predictor.handles(batch),
+                    repeat,
                 )
-    click.echo("(best of the timings; one process, numpy on the machine's default threads)")
+    click.echo("best of the timings, one process; * = above max_rows, passed to scikit-learn")
+
+
+def check_identical(name: str, predictor: FastPredictor, rows: np.ndarray) -> None:
+    """Every method's output on all rows, computed by the fast path, equals scikit-learn's."""
+    unlimited = predictor.unlimited()
+    for method in sorted(predictor.methods):
+        if not np.array_equal(
+            getattr(unlimited, method)(rows), getattr(predictor.estimator, method)(rows)
+        ):
+            raise click.ClickException(f"{name} {method} differs from scikit-learn")
+    click.echo(
+        f"{name}: {type(predictor.estimator).__name__}, {predictor.n_trees} trees, depth "
+        f"{predictor.depth}, max_rows {predictor.max_rows}; {', '.join(sorted(predictor.methods))}"
+        f" identical on {len(rows)} rows"
+    )
+
+
+def report(
+    name: str,
+    batch: np.ndarray,
+    reference: Callable[[], object],
+    candidate: Callable[[], object],
+    handled: bool,
+    repeat: int,
+) -> None:
+    ref_best = seconds_per_call(reference, repeat)
+    new_best = seconds_per_call(candidate, repeat)
+    mark = " " if handled else "*"
+    click.echo(
+        f"{name:<52}{len(batch):>5}{ref_best * 1e6:>12.0f} us{new_best * 1e6:>9.0f} us{mark}"
+        f"{ref_best / new_best:>7.0f}x"
+    )
 
 
 def other_models() -> list[tuple[str, object, np.ndarray]]:
