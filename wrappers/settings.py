@@ -24,6 +24,7 @@ class Settings(BaseModel):
     method: str | None = Field(default=None, description="sklearn: predict_proba or predict")
     max_batch_rows: int = Field(default=10_000, ge=1)
     verify_golden: bool = True
+    fast_trees: bool = Field(default=True, description="sklearn: numpy evaluator for trees")
 
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:
