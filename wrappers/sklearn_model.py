@@ -17,6 +17,8 @@ class SklearnModel(ServedModel):
 
     framework = "sklearn"
     distribution = "scikit-learn"
+    module = "sklearn"
+    companions = ("joblib",)
     strict_version = True  # scikit-learn pickles are not portable across minor versions
 
     def __init__(self, **parameters: Any) -> None:
@@ -30,11 +32,6 @@ class SklearnModel(ServedModel):
         self.estimator: Any = None
 
     artifact_file: ClassVar[str] = "model.joblib"
-
-    def installed_version(self) -> str:
-        import sklearn
-
-        return sklearn.__version__
 
     def _load(self) -> None:
         import joblib
