@@ -337,6 +337,8 @@ def check(model_dirs: tuple[Path, ...]) -> None:
     installed one, requirements.txt and deployment.yaml, then loads the model with its own
     MyModel class and replays the golden pairs, as every server worker does before it serves.
     """
+    for model_dir in model_dirs:
+        require_manifest(model_dir)
     _run_checks(list(model_dirs))
 
 
