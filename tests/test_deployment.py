@@ -174,3 +174,12 @@ def break_field(resource: dict, change: str) -> dict:
 def test_invalid_deployments_are_refused_with_the_reason(change, message):
     problems = deployment_problems(break_field(committed("sklearn-iris"), change))
     assert any(message in p for p in problems), problems
+
+
+def test_an_unreadable_deployment_falls_back_to_the_defaults(tmp_path):
+    model_dir = shutil.copytree(MODELS_DIR / "sklearn-iris", tmp_path / "sklearn-iris")
+    (model_dir / DEPLOYMENT_FILE).write_text("spec: [unclosed\n")
+    printed = run_cli("deploy", model_dir)
+    assert printed.exit_code == 0
+    assert "using the default deployment settings" in printed.stderr
+    assert deployment_problems(yaml.safe_load(printed.output)) == []

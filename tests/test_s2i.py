@@ -151,6 +151,7 @@ def test_dockerfile_installs_one_framework_and_carries_the_s2i_labels():
     dockerfile = (S2I / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     assert 'io.openshift.s2i.scripts-url="image:///s2i/bin"' in dockerfile
+    assert 'io.openshift.s2i.assemble-user="1001"' in dockerfile and "USER 1001" in dockerfile
     assert "ARG FRAMEWORK=sklearn" in dockerfile
     assert 'pip install --constraint constraints.txt "./[${FRAMEWORK}]"' in dockerfile
     assert "COPY s2i/bin /s2i/bin" in dockerfile

@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
-from conftest import FRAMEWORKS, run_cli
+from conftest import FRAMEWORKS, MODELS_DIR, run_cli
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
@@ -65,6 +65,20 @@ def test_keras_file_is_exported_to_the_tf_serving_layout(scaffolded):
     assert manifest.inputs.names == ["a", "b", "c"]
     assert manifest.inputs.dtype == "float32"  # from the serving signature
     assert manifest.outputs.names == ["y"]
+
+
+def test_a_savedmodel_directory_is_copied_as_it_is(tmp_path):
+    committed = MODELS_DIR / "tf-regressor"
+    model_dir = tmp_path / "copied"
+    result = run_cli(
+        "new", model_dir, "-f", "tensorflow", "-a", committed / "saved_model" / "1",
+        "--outputs", "progression",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    manifest = Manifest.read(model_dir)
+    assert manifest.artifacts == Manifest.read(committed).artifacts  # same files, same hashes
+    assert manifest.inputs.width == 10  # from the serving signature
+    assert "PASSED" in result.output
 
 
 def test_torch_module_is_copied_in_as_the_architecture(scaffolded):
@@ -282,6 +296,42 @@ def test_golden_pairs_without_a_sample_are_deterministic(user_models, tmp_path):
             1,
             "checkpoint does not fit TinyNet",
         ),
+        (
+            [
+                "new",
+                "{tmp}/x",
+                "-f",
+                "torch",
+                "-a",
+                "{torch}",
+                "--module",
+                "{torch_py}:TinyNet",
+                "--init-kwargs",
+                '{"width": 6}',
+                "--n-features",
+                "6",
+            ],
+            2,
+            "cannot build TinyNet(**{'width': 6}): TypeError",
+        ),
+        (
+            [
+                "new",
+                "{tmp}/x",
+                "-f",
+                "torch",
+                "-a",
+                "{torch}",
+                "--module",
+                "{torch_py}:TinyNet",
+                "--init-kwargs",
+                '{"n_features": 6, "hidden": 8}',
+                "--n-features",
+                "5",
+            ],
+            2,
+            "the model fails on sample rows of 5 features (RuntimeError",
+        ),
         (["new", "{tmp}/x", "-f", "sklearn", "-a", "{torch}"], 2, "is not a joblib file"),
         (
             ["new", "{tmp}/x", "-f", "sklearn", "-a", "{sk}", "--n-features", "3"],
@@ -305,6 +355,7 @@ def test_golden_pairs_without_a_sample_are_deterministic(user_models, tmp_path):
         (["deploy", "{tmp}"], 2, "holds no manifest.json"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 def test_user_errors_are_one_clear_line_and_an_exit_code(
     user_models, tmp_path, args, code, message
 ):

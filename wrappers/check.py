@@ -41,7 +41,6 @@ class Finding:
 class Report:
     model_dir: Path
     findings: list[Finding] = field(default_factory=list)
-    model: ServedModel | None = None
 
     def add(self, check: str, status: Status, detail: str) -> None:
         self.findings.append(Finding(check, status, detail))
@@ -109,7 +108,6 @@ def check_model_dir(model_dir: Path) -> Report:
     except ModelLoadError as exc:
         report.add("wrapper", "fail", str(exc))
         return report
-    report.model = model
 
     version_ok = _check_versions(report, model)
     _check_requirements(report, manifest)

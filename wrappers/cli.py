@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -29,6 +28,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from wrappers import wrapper_for
 from wrappers.budget import Budget
 from wrappers.client import ServerError, Unreachable
+from wrappers.deployment import DeploymentOptions, UnreadableDeployment
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
 from wrappers.manifest import MANIFEST_FILE, Manifest
 from wrappers.scaffold import Step
@@ -264,14 +264,13 @@ def new(
     force: bool,
     check: bool,
 ) -> None:
-    """Make MODEL_DIR from a trained model: artifact, manifest, MyModel.py and the rest.
+    """Make a model directory from a trained artifact.
 
     The artifact is placed in the standard layout, the schema inferred where the model tells
     it, golden pairs computed by calling the model, and manifest.json, MyModel.py,
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
-    from wrappers.deployment import DeploymentOptions
     from wrappers.scaffold import NewModel, scaffold
 
     if method and framework != "sklearn":
@@ -303,12 +302,18 @@ def new(
     manifest = scaffold(request, progress(err))
     err.print(
         f"[green]✓[/] wrote {escape(str(model_dir))}: {escape(manifest.name)} v{manifest.version}, "
-        f"{manifest.inputs.width} inputs ({escape(', '.join(manifest.inputs.names))}) -> "
-        f"{escape(', '.join(manifest.outputs.names))}, {len(manifest.golden)} golden pairs"
+        f"{manifest.inputs.width} inputs ({escape(_some(manifest.inputs.names))}) -> "
+        f"{escape(_some(manifest.outputs.names))}, {len(manifest.golden)} golden pairs"
     )
     if check:
         _run_checks([model_dir])
     err.print(f"Next: modelrepo serve {escape(str(model_dir))}")
+
+
+def _some(names: list[str], shown: int = 6) -> str:
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[: shown - 1]) + f", ..., {names[-1]}"
 
 
 # ---- check -------------------------------------------------------------------------------------
@@ -437,10 +442,10 @@ def serve(
     log_level: str,
     dry_run: bool,
 ) -> None:
-    """Serve MODEL_DIR with seldon-core-microservice (REST, gRPC and metrics).
+    """Serve MODEL_DIR with seldon-core-microservice.
 
-    Each worker verifies the artifact and replays the golden pairs before it answers;
-    /health/status says 200 once it has.
+    REST, gRPC and metrics on the ports below. Each worker verifies the artifact and
+    replays the golden pairs before it answers; /health/status says 200 once it has.
     """
     from wrappers.server import Microservice
 
@@ -561,7 +566,7 @@ def predict(
     "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default="models"
 )
 def list_models(root: Path) -> None:
-    """List the model directories below ROOT with framework, version and status.
+    """List the models below ROOT: framework, version, status.
 
     The status compares the artifacts' sha256 and the installed framework with the manifest
     without loading any model (`modelrepo check` loads them and replays the golden pairs).
@@ -640,15 +645,14 @@ def deploy(
     namespace: str | None,
     write: bool,
 ) -> None:
-    """Print the SeldonDeployment (machinelearning.seldon.io/v1) of MODEL_DIR.
+    """Print the SeldonDeployment of MODEL_DIR.
 
-    One predictor with REPLICAS pods; each container asks for one core per gunicorn
-    worker, and its readiness probe (/health/status) passes only once the model has
-    verified its artifact and golden pairs.
+    A machinelearning.seldon.io/v1 resource with one predictor of REPLICAS pods; each
+    container asks for one core per gunicorn worker, and its readiness probe
+    (/health/status) passes only once the model has verified its artifact and golden pairs.
     """
     from wrappers.deployment import (
         DEPLOYMENT_FILE,
-        DeploymentOptions,
         deployment_problems,
         seldon_deployment,
         to_yaml,
@@ -656,11 +660,7 @@ def deploy(
 
     require_manifest(model_dir)
     manifest = Manifest.read(model_dir)
-    try:
-        options = DeploymentOptions.from_file(model_dir)
-    except (yaml.YAMLError, KeyError, TypeError, ValueError):
-        options = DeploymentOptions()
-        stderr().print(f"{DEPLOYMENT_FILE} is not readable; starting from the defaults")
+    options = _deployment_options(model_dir)
     given = {"image": image, "replicas": replicas, "workers": workers, "threads": threads}
     given["namespace"] = namespace
     options = dataclasses.replace(options, **{k: v for k, v in given.items() if v is not None})
@@ -693,6 +693,16 @@ def refresh(model_dirs: tuple[Path, ...]) -> None:
     err = stderr()
     for model_dir in model_dirs:
         require_manifest(model_dir)
-        written = servingfiles.write(Manifest.read(model_dir), model_dir)
+        options = _deployment_options(model_dir)
+        written = servingfiles.write(Manifest.read(model_dir), model_dir, options)
         names = ", ".join(str(p.relative_to(model_dir)) for p in written)
         err.print(f"[green]✓[/] {escape(str(model_dir))}: {escape(names)}")
+
+
+def _deployment_options(model_dir: Path) -> DeploymentOptions:
+    """The settings of the directory's deployment.yaml; the defaults when it is unreadable."""
+    try:
+        return DeploymentOptions.from_file(model_dir)
+    except UnreadableDeployment as exc:
+        stderr().print(Text(f"warning: {exc}; using the default deployment settings"))
+        return DeploymentOptions()

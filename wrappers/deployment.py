@@ -74,7 +74,14 @@ class DeploymentOptions:
         path = Path(model_dir) / DEPLOYMENT_FILE
         if not path.is_file():
             return cls()
-        return cls.from_resource(yaml.safe_load(path.read_text()) or {})
+        try:
+            return cls.from_resource(yaml.safe_load(path.read_text()) or {})
+        except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise UnreadableDeployment(f"{path} is not a SeldonDeployment: {exc!r}") from exc
+
+
+class UnreadableDeployment(ValueError):
+    """deployment.yaml exists but its settings cannot be read back."""
 
 
 def seldon_deployment(

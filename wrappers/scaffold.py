@@ -26,7 +26,7 @@ import numpy as np
 from wrappers import servingfiles
 from wrappers.builder import build_manifest
 from wrappers.deployment import DeploymentOptions
-from wrappers.errors import InvalidInput, ScaffoldError
+from wrappers.errors import InvalidInput, ModelLoadError, ScaffoldError
 from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, TensorSpec
 from wrappers.validation import validate_input
 
@@ -147,7 +147,13 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
     except InvalidInput as exc:
         raise ScaffoldError(f"sample rows: {exc.message}") from exc
     with step(f"computing golden outputs for {len(batch)} sample rows"):
-        output = np.asarray(imported.predict(batch))
+        try:
+            output = np.asarray(imported.predict(batch))
+        except Exception as exc:  # the user's model: whatever it raises, say where
+            raise ScaffoldError(
+                f"the model fails on sample rows of {inputs.width} features "
+                f"({type(exc).__name__}: {exc}); check --n-features, --features or --sample"
+            ) from exc
     output = output.reshape(len(batch), -1)
     if output.dtype.kind in "fc" and not np.isfinite(output).all():
         raise ScaffoldError(
@@ -413,7 +419,15 @@ def import_torch(request: NewModel, work: Path, step: Step) -> Imported:
     shutil.copyfile(request.artifact, work / "model.pt")
     architecture = f"{source.name}:{class_name}"
     with step(f"rebuilding {class_name} and loading its weights"):
-        network = build_network(work, architecture, request.init_kwargs)
+        try:
+            network = build_network(work, architecture, request.init_kwargs)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # the user's module: import or constructor errors
+            raise ScaffoldError(
+                f"--module {request.module}: cannot build {class_name}"
+                f"(**{request.init_kwargs}): {type(exc).__name__}: {exc}"
+            ) from exc
         try:
             checkpoint = torch.load(work / "model.pt", map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad or unsafe file
