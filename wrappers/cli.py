@@ -31,7 +31,8 @@ from wrappers.client import ServerError, Unreachable
 from wrappers.deployment import DeploymentOptions, UnreadableDeployment
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
 from wrappers.manifest import MANIFEST_FILE, Manifest
-from wrappers.scaffold import Step
+from wrappers.scaffold import FRAMEWORKS, NewModel, Step, scaffold
+from wrappers.sklearn_model import METHODS
 
 EXIT_CODES = """\b
 Exit codes:
@@ -97,21 +98,20 @@ def stderr() -> Console:
     return console(stderr=True)
 
 
-@contextlib.contextmanager
-def _noop() -> Iterator[None]:
-    yield
+def spinner(out: Console, text: str) -> contextlib.AbstractContextManager[Any]:
+    """A spinner on a terminal; nothing in a log, where it would only add noise."""
+    return out.status(escape(text)) if out.is_terminal else contextlib.nullcontext()
 
 
-def progress(console: Console) -> Step:
+def progress(out: Console) -> Step:
     """Shows each long step with a spinner while it runs and its duration once done."""
 
     @contextlib.contextmanager
     def step(text: str) -> Iterator[None]:
         started = time.perf_counter()
-        with console.status(escape(text)) if console.is_terminal else _noop():
+        with spinner(out, text):
             yield
-        elapsed = time.perf_counter() - started
-        console.print(f"[green]✓[/] {escape(text)} [dim]({elapsed:.1f}s)[/]")
+        out.print(f"[green]✓[/] {escape(text)} [dim]({time.perf_counter() - started:.1f}s)[/]")
 
     return step
 
@@ -190,9 +190,7 @@ NEW_EXAMPLES += EXIT_CODES
 
 @main.command(epilog=NEW_EXAMPLES)
 @click.argument("model_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "-f", "--framework", type=click.Choice(["sklearn", "tensorflow", "torch"]), required=True
-)
+@click.option("-f", "--framework", type=click.Choice(FRAMEWORKS), required=True)
 @click.option(
     "-a",
     "--artifact",
@@ -221,7 +219,7 @@ NEW_EXAMPLES += EXIT_CODES
 @click.option("--tolerance", type=click.FloatRange(min=0), help="Golden comparison tolerance.")
 @click.option(
     "--method",
-    type=click.Choice(["predict_proba", "predict"]),
+    type=click.Choice(METHODS),
     help="sklearn: the method to serve. [default: predict_proba when the model has it]",
 )
 @click.option("--module", metavar="FILE.py:CLASS", help="torch: the file defining the network.")
@@ -271,8 +269,6 @@ def new(
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
-    from wrappers.scaffold import NewModel, scaffold
-
     if method and framework != "sklearn":
         raise click.BadParameter("only for --framework sklearn", param_hint="--method")
     if (module or init_kwargs) and framework != "torch":
@@ -353,7 +349,7 @@ def _run_checks(model_dirs: list[Path]) -> None:
     out, err = stdout(), stderr()
     failed = []
     for model_dir in model_dirs:
-        with err.status(f"checking {escape(str(model_dir))}") if err.is_terminal else _noop():
+        with spinner(err, f"checking {model_dir}"):
             report = check_model_dir(model_dir)
         table = Table(title=f"check {model_dir}", title_justify="left")
         table.add_column("check")

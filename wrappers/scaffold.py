@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from wrappers import servingfiles
 from wrappers.builder import build_manifest
 from wrappers.deployment import DeploymentOptions
 from wrappers.errors import InvalidInput, ModelLoadError, ScaffoldError
-from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, TensorSpec
+from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, NumericDType, TensorSpec
 from wrappers.validation import validate_input
 
 FRAMEWORKS = ("sklearn", "tensorflow", "torch")
@@ -214,6 +214,10 @@ def input_spec(
     if width is not None and len(names) != width:
         raise ScaffoldError(f"the model takes {width} features, but {len(names)} are named")
     dtype = request.dtype or imported.dtype
+    if dtype not in get_args(NumericDType):
+        raise ScaffoldError(
+            f"the model takes {dtype} inputs; served inputs are one of {get_args(NumericDType)}"
+        )
     return InputSpec(names=names, dtype=dtype, shape=[-1, len(names)])
 
 
