@@ -337,6 +337,8 @@ def check(model_dirs: tuple[Path, ...]) -> None:
     Checks the manifest, the artifacts' sha256, the recorded framework version against the
     installed one, requirements.txt and deployment.yaml, then loads the model with its own
     MyModel class and replays the golden pairs, as every server worker does before it serves.
+    A failed row fails the check; a warning (a patch-level framework difference, another
+    Python release, no requirements.txt or deployment.yaml) is reported but does not.
     """
     for model_dir in model_dirs:
         require_manifest(model_dir)
