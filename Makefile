@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MODEL ?= sklearn-iris
 WORKERS ?= 1
 
-.PHONY: install serve test lint clean
+.PHONY: install serve test lint builder clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# the s2i builder image for one framework (needs a Docker engine): FRAMEWORK=sklearn|tensorflow|torch
+FRAMEWORK ?= sklearn
+builder:
+	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

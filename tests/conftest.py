@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel
+from user_models import TRAINERS, UserModel
+
+from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel, cli
 from wrappers.manifest import artifacts_under
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,3 +48,32 @@ def rehash(model_dir: Path) -> None:
     paths = [a.path for a in manifest.artifacts]
     manifest.artifacts = [a for p in paths for a in artifacts_under(model_dir, p)]
     manifest.write(model_dir)
+
+
+FRAMEWORKS = ["sklearn", "tensorflow", "torch"]
+
+
+def run_cli(*args: object) -> Result:
+    """``modelrepo ARGS`` in this process; stdout and stderr apart, as a terminal shows them."""
+    return CliRunner(mix_stderr=False).invoke(cli.main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def user_models(tmp_path_factory) -> dict[str, UserModel]:
+    """One small model per framework, trained and saved as a user would."""
+    return {name: train(tmp_path_factory.mktemp(name)) for name, train in TRAINERS.items()}
+
+
+@pytest.fixture(scope="session")
+def scaffolded(user_models, tmp_path_factory) -> dict[str, Path]:
+    """``modelrepo new`` run on each user model: the directories it made."""
+    root = tmp_path_factory.mktemp("scaffolded")
+    made = {}
+    for framework, user in user_models.items():
+        model_dir = root / f"user-{framework}"
+        result = run_cli(
+            "new", model_dir, "--framework", framework, "--artifact", user.artifact, *user.new_args
+        )
+        assert result.exit_code == 0, result.output + result.stderr
+        made[framework] = model_dir
+    return made

@@ -17,7 +17,18 @@ from wrappers.sklearn_model import SklearnModel
 from wrappers.tf_model import TFModel
 from wrappers.torch_model import TorchModel
 
+WRAPPERS: dict[str, type[ServedModel]] = {
+    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)
+}
+
+
+def wrapper_for(framework: str) -> type[ServedModel]:
+    """The user class that serves a manifest's ``framework``."""
+    return WRAPPERS[framework]
+
+
 __all__ = [
+    "WRAPPERS",
     "InvalidInput",
     "Manifest",
     "ManifestError",
@@ -28,4 +39,5 @@ __all__ = [
     "SklearnModel",
     "TFModel",
     "TorchModel",
+    "wrapper_for",
 ]

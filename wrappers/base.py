@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +24,17 @@ from wrappers.validation import validate_input
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class VersionDifference:
+    """How the installed framework differs from the one the artifact was saved with."""
+
+    recorded: str
+    installed: str
+    #: the major or minor release differs (not just the patch)
+    breaking: bool
+    message: str
+
+
 class ServedModel(ABC):
     """A Seldon Core 1.x user class backed by a model directory with a ``manifest.json``.
 
@@ -30,8 +44,12 @@ class ServedModel(ABC):
     """
 
     framework: ClassVar[str]
-    #: the package a user installs to get the framework, for messages
+    #: the package a user installs to get the framework (pinned in requirements.txt)
     distribution: ClassVar[str]
+    #: the module whose ``__version__`` counts when ``distribution`` is not installed
+    module: ClassVar[str]
+    #: other packages loading the artifact needs, pinned at their installed versions
+    companions: ClassVar[tuple[str, ...]] = ()
     #: refuse (not just warn about) a major/minor version change of the framework
     strict_version: ClassVar[bool] = False
     #: where a ``MyModel`` subclass keeps its directory; else the parameter, env or cwd
@@ -171,29 +189,43 @@ class ServedModel(ABC):
             joined = "; ".join(problems)
             raise ModelLoadError(f"{self.manifest.name}: refusing unverified artifacts: {joined}")
 
-    @abstractmethod
-    def installed_version(self) -> str:
-        """The version of the framework this process would load the artifact with."""
+    @classmethod
+    def installed_version(cls) -> str:
+        """The version of the framework this process would load the artifact with.
 
-    def _check_framework_version(self) -> None:
+        Read from the package metadata, so asking does not import TensorFlow or torch.
+        """
+        try:
+            return metadata.version(cls.distribution)
+        except metadata.PackageNotFoundError:
+            return str(importlib.import_module(cls.module).__version__)
+
+    def version_difference(self) -> VersionDifference | None:
+        """None when the installed framework is the release the artifact was saved with."""
         recorded = Version(self.manifest.framework_version)
         installed = Version(self.installed_version())
-        if recorded.release[:2] != installed.release[:2]:
+        if recorded.public == installed.public:
+            return None
+        breaking = recorded.release[:2] != installed.release[:2]
+        if breaking:
             message = (
                 f"{self.manifest.name} was saved with {self.distribution} {recorded}, "
                 f"but {installed} is installed; install {self.distribution}=={recorded.public}"
             )
-            if self.strict_version:
-                raise ModelLoadError(message)
-            logger.warning(message)
-        elif recorded.public != installed.public:
-            logger.warning(
-                "%s was saved with %s %s; %s is installed (patch difference)",
-                self.manifest.name,
-                self.distribution,
-                recorded,
-                installed,
+        else:
+            message = (
+                f"{self.manifest.name} was saved with {self.distribution} {recorded}; "
+                f"{installed} is installed (patch difference)"
             )
+        return VersionDifference(str(recorded), str(installed), breaking, message)
+
+    def _check_framework_version(self) -> None:
+        difference = self.version_difference()
+        if difference is None:
+            return
+        if difference.breaking and self.strict_version:
+            raise ModelLoadError(difference.message)
+        logger.warning(difference.message)
 
     def _golden_mismatch(self) -> str | None:
         spec, tol = self.manifest.inputs, self.manifest.tolerance

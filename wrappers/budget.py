@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -36,3 +38,18 @@ class Budget:
             "MKL_NUM_THREADS": intra,
             "OPENBLAS_NUM_THREADS": intra,
         }
+
+
+def shell_exports(environ: Mapping[str, str] | None = None) -> str:
+    """``export`` lines for the budget's variables that ``environ`` does not set already."""
+    environ = os.environ if environ is None else environ
+    budget = Budget.for_machine()
+    return "".join(
+        f"export {name}={shlex.quote(value)}\n"
+        for name, value in budget.environment().items()
+        if name not in environ
+    )
+
+
+if __name__ == "__main__":  # `eval "$(python -m wrappers.budget)"` in s2i/bin/run
+    print(shell_exports(), end="")

@@ -39,3 +39,7 @@ class ModelLoadError(RuntimeError):
 
 class ManifestError(ModelLoadError):
     """manifest.json is missing, malformed or disagrees with the model directory."""
+
+
+class ScaffoldError(ValueError):
+    """A model directory cannot be made from what was given; the message says what to pass."""

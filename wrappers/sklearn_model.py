@@ -26,6 +26,8 @@ class SklearnModel(ServedModel):
 
     framework = "sklearn"
     distribution = "scikit-learn"
+    module = "sklearn"
+    companions = ("joblib",)
     strict_version = True  # scikit-learn pickles are not portable across minor versions
 
     def __init__(self, **parameters: Any) -> None:
@@ -40,11 +42,6 @@ class SklearnModel(ServedModel):
         self.fast_path: FastPredictor | None = None
 
     artifact_file: ClassVar[str] = "model.joblib"
-
-    def installed_version(self) -> str:
-        import sklearn
-
-        return sklearn.__version__
 
     def _load(self) -> None:
         import joblib

@@ -15,17 +15,14 @@ class TFModel(ServedModel):
 
     framework = "tensorflow"
     distribution = "tensorflow-cpu"
+    module = "tensorflow"
+    companions = ("ml-dtypes",)
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
         self.serve: Any = None
         self.input_key = ""
         self.output_key = ""
-
-    def installed_version(self) -> str:
-        import tensorflow as tf
-
-        return tf.__version__
 
     def _load(self) -> None:
         import tensorflow as tf

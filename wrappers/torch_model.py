@@ -22,17 +22,13 @@ class TorchModel(ServedModel):
 
     framework = "torch"
     distribution = "torch"
+    module = "torch"
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
         if "architecture" not in self.manifest.options:
             raise ManifestError("a torch manifest needs options.architecture as 'file.py:Class'")
         self.network: Any = None
-
-    def installed_version(self) -> str:
-        import torch
-
-        return torch.__version__
 
     def _load(self) -> None:
         import torch

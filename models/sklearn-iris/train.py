@@ -5,18 +5,11 @@ from pathlib import Path
 import click
 import joblib
 import numpy as np
-import sklearn
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from wrappers.manifest import (
-    InputSpec,
-    Manifest,
-    TensorSpec,
-    artifacts_under,
-    golden_pairs,
-    python_version,
-)
+from wrappers.builder import build_manifest
+from wrappers.manifest import InputSpec, TensorSpec
 
 SEED = 0
 
@@ -34,17 +27,17 @@ def main(out: Path) -> None:
 
     sample = iris.data[[0, 50, 100, 25, 75, 125, 149]]
     classes = [str(c) for c in model.classes_]
-    Manifest(
+    build_manifest(
+        out,
         name="sklearn-iris",
         version="1",
         description="RandomForestClassifier (100 trees) on scikit-learn's iris data set.",
         framework="sklearn",
-        framework_version=sklearn.__version__,
-        python_version=python_version(),
-        artifacts=artifacts_under(out, "model.joblib"),
+        artifacts=["model.joblib"],
         inputs=InputSpec(names=list(iris.feature_names), dtype="float64", shape=[-1, 4]),
         outputs=TensorSpec(names=classes, dtype="float64", shape=[-1, len(classes)]),
-        golden=golden_pairs(sample, model.predict_proba(sample)),
+        sample=sample,
+        sample_output=model.predict_proba(sample),
         tolerance=1e-12,
         options={"method": "predict_proba", "classes": classes},
     ).write(out)

@@ -17,14 +17,8 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
-from wrappers.manifest import (
-    InputSpec,
-    Manifest,
-    TensorSpec,
-    artifacts_under,
-    golden_pairs,
-    python_version,
-)
+from wrappers.builder import build_manifest
+from wrappers.manifest import InputSpec, TensorSpec
 
 SEED = 0
 VERSION = "1"
@@ -63,17 +57,17 @@ def main(out: Path, epochs: int) -> None:
     sample = x_test[:6]
     predicted = model(x_test, training=False).numpy()
     r2 = 1 - float(np.sum((predicted[:, 0] - y_test) ** 2) / np.sum((y_test - y_test.mean()) ** 2))
-    Manifest(
+    build_manifest(
+        out,
         name="tf-regressor",
         version=VERSION,
         description="Keras network (10 -> 16 relu -> 1) on scikit-learn's diabetes data set.",
         framework="tensorflow",
-        framework_version=tf.__version__,
-        python_version=python_version(),
-        artifacts=artifacts_under(out, f"saved_model/{VERSION}"),
+        artifacts=[f"saved_model/{VERSION}"],
         inputs=InputSpec(names=list(data.feature_names), dtype="float32", shape=[-1, 10]),
         outputs=TensorSpec(names=["progression"], dtype="float32", shape=[-1, 1]),
-        golden=golden_pairs(sample, model(sample, training=False).numpy()),
+        sample=sample,
+        sample_output=model(sample, training=False).numpy(),
         tolerance=1e-4,
         options={"saved_model": "saved_model", "signature": "serving_default"},
     ).write(out)

@@ -1,4 +1,7 @@
-"""Binary SimpleNeuralNet: `seldon-core-microservice MyModel --service-type MODEL` here."""
+"""The cookbook's SimpleNeuralNet trained with torch.compile.
+
+Serve it from this directory: `seldon-core-microservice MyModel --service-type MODEL`.
+"""
 
 from pathlib import Path
 

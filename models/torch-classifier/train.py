@@ -15,14 +15,8 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from wrappers.manifest import (
-    InputSpec,
-    Manifest,
-    TensorSpec,
-    artifacts_under,
-    golden_pairs,
-    python_version,
-)
+from wrappers.builder import build_manifest
+from wrappers.manifest import InputSpec, TensorSpec
 
 SEED = 0
 FEATURES = [f"x{i}" for i in range(10)]
@@ -74,17 +68,17 @@ def main(out: Path, epochs: int) -> None:
     with torch.inference_mode():
         golden = network(torch.from_numpy(sample)).numpy()
         accuracy = float(((network(torch.from_numpy(x_test)).numpy()[:, 0] > 0.5) == y_test).mean())
-    Manifest(
+    build_manifest(
+        out,
         name="torch-classifier",
         version="1",
         description="The cookbook's SimpleNeuralNet trained with torch.compile.",
         framework="torch",
-        framework_version=torch.__version__,
-        python_version=python_version(),
-        artifacts=artifacts_under(out, "model.pt") + artifacts_under(out, "network.py"),
+        artifacts=["model.pt", "network.py"],
         inputs=InputSpec(names=FEATURES, dtype="float32", shape=[-1, 10]),
         outputs=TensorSpec(names=["probability"], dtype="float32", shape=[-1, 1]),
-        golden=golden_pairs(sample, golden),
+        sample=sample,
+        sample_output=golden,
         tolerance=1e-5,
         options={"architecture": "network.py:SimpleNeuralNet", "checkpoint": "model.pt"},
     ).write(out)

@@ -1,0 +1,241 @@
+"""The SeldonDeployment of a model directory: how a model scales past one machine.
+
+One predictor runs the model's image in one container; replicas scale it out, and the container
+asks for one core per gunicorn worker. The readiness probe is the wrapper's ``/health/status``,
+which answers 200 only once a worker has verified its artifact and replayed the golden pairs, so
+a broken model stops the rollout instead of taking traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from wrappers.budget import Budget
+from wrappers.manifest import Manifest
+from wrappers.settings import Settings
+
+DEPLOYMENT_FILE = "deployment.yaml"
+API_VERSION = "machinelearning.seldon.io/v1"
+#: the graph node, and the container that serves it, share this name
+NODE = "model"
+#: the ports ``seldon-core-microservice`` listens on by default, named as the operator expects
+PORTS = {"http": 9000, "grpc": 5000, "metrics": 6000}
+READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
+#: MiB before any worker (the microservice's main, gunicorn, gRPC and metrics processes) and per
+#: worker, from the proportional set size of the committed models' process groups (sklearn about
+#: 600 MiB with one worker, +30 per worker; tensorflow about the same; torch 1070, +240), rounded
+#: up with headroom; every worker also holds the artifact, counted twice on top
+MEMORY_MIB = {"sklearn": (640, 128), "tensorflow": (640, 256), "torch": (1024, 384)}
+HEADER = "# SeldonDeployment written by `modelrepo` from manifest.json: kubectl apply -f {file}\n"
+
+
+@dataclass(frozen=True)
+class DeploymentOptions:
+    """What a deployment may choose; everything else follows from the manifest."""
+
+    image: str | None = None
+    replicas: int = 1
+    workers: int = 1
+    threads: int = 1
+    namespace: str | None = None
+
+    def image_for(self, manifest: Manifest) -> str:
+        return self.image or f"modelrepo/{manifest.name}:{manifest.version}"
+
+    @classmethod
+    def from_resource(cls, resource: dict[str, Any]) -> DeploymentOptions:
+        """Reads the choices back from a deployment written before, so a rewrite keeps them."""
+        predictor = (resource.get("spec", {}).get("predictors") or [{}])[0]
+        containers = [
+            c for spec in predictor.get("componentSpecs", []) for c in spec["spec"]["containers"]
+        ]
+        container = next((c for c in containers if c.get("name") == NODE), {})
+        env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+        return cls(
+            image=container.get("image"),
+            replicas=int(predictor.get("replicas", 1)),
+            workers=int(env.get("GUNICORN_WORKERS", 1)),
+            threads=int(env.get("GUNICORN_THREADS", 1)),
+            namespace=resource.get("metadata", {}).get("namespace"),
+        )
+
+    @classmethod
+    def from_file(cls, model_dir: Path) -> DeploymentOptions:
+        """The options of ``deployment.yaml`` in ``model_dir``, or the defaults without one."""
+        path = Path(model_dir) / DEPLOYMENT_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            return cls.from_resource(yaml.safe_load(path.read_text()) or {})
+        except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise UnreadableDeployment(f"{path} is not a SeldonDeployment: {exc!r}") from exc
+
+
+class UnreadableDeployment(ValueError):
+    """deployment.yaml exists but its settings cannot be read back."""
+
+
+def seldon_deployment(
+    manifest: Manifest, model_dir: Path, options: DeploymentOptions
+) -> dict[str, Any]:
+    """The SeldonDeployment resource for the model in ``model_dir``."""
+    budget = Budget.for_machine(
+        cpus=options.workers, workers=options.workers, threads=options.threads
+    )
+    size = {"cpu": str(options.workers), "memory": f"{memory_mib(manifest, model_dir, options)}Mi"}
+    metadata: dict[str, Any] = {"name": manifest.name}
+    if options.namespace:
+        metadata["namespace"] = options.namespace
+    metadata["labels"] = {
+        "app.kubernetes.io/name": manifest.name,
+        "app.kubernetes.io/version": manifest.version,
+    }
+    container = {
+        "name": NODE,
+        "image": options.image_for(manifest),
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": k, "value": v} for k, v in budget.environment().items()],
+        "ports": [
+            {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in PORTS.items()
+        ],
+        "resources": {"requests": dict(size), "limits": dict(size)},
+        "readinessProbe": _probe(READY_PATH, initial_delay=5, period=5),
+        "livenessProbe": _probe(LIVE_PATH, initial_delay=30, period=10),
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SeldonDeployment",
+        "metadata": metadata,
+        "spec": {
+            "protocol": "seldon",
+            "predictors": [
+                {
+                    "name": "default",
+                    "replicas": options.replicas,
+                    "componentSpecs": [{"spec": {"containers": [container]}}],
+                    "graph": {
+                        "name": NODE,
+                        "type": "MODEL",
+                        "endpoint": {"type": "REST"},
+                        "parameters": graph_parameters(manifest),
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _probe(path: str, initial_delay: int, period: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": 3,
+    }
+
+
+def memory_mib(manifest: Manifest, model_dir: Path, options: DeploymentOptions) -> int:
+    """Memory for the container: the framework's base, and per worker its share plus the model."""
+    base, per_worker = MEMORY_MIB[manifest.framework]
+    artifact_bytes = sum(
+        (Path(model_dir) / a.path).stat().st_size
+        for a in manifest.artifacts
+        if (Path(model_dir) / a.path).is_file()
+    )
+    total = base + options.workers * (per_worker + 2 * artifact_bytes / 2**20)
+    return int(math.ceil(total / 64) * 64)
+
+
+def graph_parameters(manifest: Manifest) -> list[dict[str, str]]:
+    """The wrapper's settings as Seldon parameters, so a deployment can change them in place."""
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    parameters = []
+    if manifest.framework == "sklearn" and "method" in manifest.options:
+        parameters.append(
+            {"name": "method", "type": "STRING", "value": str(manifest.options["method"])}
+        )
+    parameters.append(
+        {"name": "max_batch_rows", "type": "INT", "value": str(defaults["max_batch_rows"])}
+    )
+    parameters.append(
+        {"name": "verify_golden", "type": "BOOL", "value": str(defaults["verify_golden"]).lower()}
+    )
+    return parameters
+
+
+def to_yaml(resource: dict[str, Any]) -> str:
+    return HEADER.format(file=DEPLOYMENT_FILE) + yaml.safe_dump(resource, sort_keys=False)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """Our JSON schema for the fields of the v1 SeldonDeployment CRD this module writes."""
+    text = resources.files("wrappers").joinpath("schemas/seldondeployment-v1.json").read_text()
+    return json.loads(text)
+
+
+def deployment_problems(resource: Any) -> list[str]:
+    """Schema errors, then what the CRD cannot say: every graph node has its container, every
+    probe names a declared port, and the container asks for one core per worker."""
+    validator = jsonschema.Draft7Validator(schema())
+    problems = [
+        f"{'.'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
+        for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))
+    ]
+    if problems:
+        return problems
+    for predictor in resource["spec"]["predictors"]:
+        containers = {
+            c["name"]: c
+            for spec in predictor.get("componentSpecs", [])
+            for c in spec["spec"]["containers"]
+        }
+        problems += _graph_problems(predictor["name"], predictor["graph"], containers)
+        for container in containers.values():
+            problems += _container_problems(predictor["name"], container)
+    return problems
+
+
+def _graph_problems(predictor: str, node: dict[str, Any], containers: dict[str, Any]) -> list[str]:
+    problems = []
+    if node["name"] not in containers:
+        problems.append(
+            f"predictor {predictor}: graph node {node['name']!r} has no container of that name "
+            f"(containers: {sorted(containers)})"
+        )
+    for child in node.get("children", []):
+        problems += _graph_problems(predictor, child, containers)
+    return problems
+
+
+def _container_problems(predictor: str, container: dict[str, Any]) -> list[str]:
+    where = f"predictor {predictor}, container {container['name']}"
+    problems = []
+    ports = container.get("ports", [])
+    names = [p["name"] for p in ports if "name" in p]
+    numbers = [p["containerPort"] for p in ports]
+    if len(set(names)) != len(names) or len(set(numbers)) != len(numbers):
+        problems.append(f"{where}: port names and numbers must be unique, got {ports}")
+    for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+        port = container.get(kind, {}).get("httpGet", {}).get("port")
+        if port is not None and port not in (names if isinstance(port, str) else numbers):
+            problems.append(f"{where}: {kind} probes port {port!r}, which the container lacks")
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    workers = env.get("GUNICORN_WORKERS")
+    for bound, size in container.get("resources", {}).items():
+        if workers is not None and "cpu" in size and str(size["cpu"]) != workers:
+            problems.append(
+                f"{where}: resources.{bound}.cpu is {size['cpu']} but GUNICORN_WORKERS is "
+                f"{workers}; give each worker one core"
+            )
+    return problems

@@ -1,0 +1,90 @@
+"""The files around a model's artifact and manifest, all written from ``manifest.json``.
+
+``MyModel.py`` (the Seldon user class), ``requirements.txt`` (the framework pins),
+``.s2i/environment`` (what the s2i builder runs), ``request.json`` (a sample request) and
+``deployment.yaml`` (the SeldonDeployment). ``modelrepo new`` writes them for a new model and
+``modelrepo refresh`` rewrites them after the manifest changed; the committed models' copies
+come from here too, so there is one source for each.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+from packaging.version import Version
+
+from wrappers import wrapper_for
+from wrappers.deployment import DEPLOYMENT_FILE, DeploymentOptions, seldon_deployment, to_yaml
+from wrappers.manifest import Manifest
+
+USER_CLASS = "MyModel"
+SERVICE_TYPE = "MODEL"
+
+MY_MODEL = '''"""{summary}
+
+Serve it from this directory: `seldon-core-microservice MyModel --service-type MODEL`.
+"""
+
+from pathlib import Path
+
+from wrappers import {wrapper}
+
+
+class MyModel({wrapper}):
+    default_model_dir = Path(__file__).resolve().parent
+'''
+
+
+def my_model_py(manifest: Manifest) -> str:
+    summary = manifest.description.strip() or f"{manifest.name}, a {manifest.framework} model."
+    summary = summary.replace("\\", "/").replace('"""', "'''")
+    summary = textwrap.fill(" ".join(summary.split()), width=96)
+    return MY_MODEL.format(summary=summary, wrapper=wrapper_for(manifest.framework).__name__)
+
+
+def requirements_txt(manifest: Manifest) -> str:
+    """The framework at the version the artifact was saved with, its companions as installed."""
+    wrapper = wrapper_for(manifest.framework)
+    pins = [f"{wrapper.distribution}=={Version(manifest.framework_version).public}"]
+    pins += [f"{name}=={metadata.version(name)}" for name in wrapper.companions]
+    return "\n".join(pins) + "\n"
+
+
+def s2i_environment() -> str:
+    return f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={SERVICE_TYPE}\nPERSISTENCE=0\n"
+
+
+def request_json(manifest: Manifest) -> str:
+    """A prediction request for the first golden input, with the feature names."""
+    rows = manifest.golden[0].input if manifest.golden else [[0.0] * manifest.inputs.width]
+    return json.dumps({"data": {"names": manifest.inputs.names, "ndarray": rows}}) + "\n"
+
+
+def render(
+    manifest: Manifest, model_dir: Path, options: DeploymentOptions | None = None
+) -> dict[str, str]:
+    """Each serving file's text, by path relative to the model directory."""
+    options = options or DeploymentOptions.from_file(model_dir)
+    return {
+        "MyModel.py": my_model_py(manifest),
+        "requirements.txt": requirements_txt(manifest),
+        ".s2i/environment": s2i_environment(),
+        "request.json": request_json(manifest),
+        DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
+    }
+
+
+def write(
+    manifest: Manifest, model_dir: Path, options: DeploymentOptions | None = None
+) -> list[Path]:
+    """Writes the serving files; without ``options`` the deployment keeps its current choices."""
+    written = []
+    for relative, text in render(manifest, model_dir, options).items():
+        path = Path(model_dir) / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
