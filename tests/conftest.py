@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel
 from wrappers.manifest import artifacts_under
+from wrappers.server import Microservice
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
@@ -32,6 +35,15 @@ def loaded(model_name: str) -> ServedModel:
     return model
 
 
+@pytest.fixture(scope="session")
+def server(model_name: str, tmp_path_factory: pytest.TempPathFactory):
+    """The real seldon-core-microservice serving a repository model (one worker, loopback)."""
+    log = tmp_path_factory.mktemp("logs") / f"{model_name}.log"
+    with Microservice(MODELS_DIR / model_name, log_path=log) as service:
+        yield service
+    assert service.process is not None and service.process.returncode is not None
+
+
 def copy_model(name: str, destination: Path) -> Path:
     """A writable copy of a repository model directory, for tests that tamper with it."""
     target = destination / name
@@ -45,3 +57,57 @@ def rehash(model_dir: Path) -> None:
     paths = [a.path for a in manifest.artifacts]
     manifest.artifacts = [a for p in paths for a in artifacts_under(model_dir, p)]
     manifest.write(model_dir)
+
+
+# ---- reliability figures ------------------------------------------------------------------------
+
+RESULTS_FILE = "reliability-results.json"
+TOTALS = ("requests", "bad_inputs", "server_errors")
+
+
+class Reliability:
+    """Counts what the attack, fuzz and load tests sent and got, for the README's figures."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(int))
+
+    def add(self, section: str, **figures: float) -> None:
+        for name, value in figures.items():
+            self.sections[section][name] += value
+
+    def summary(self) -> dict[str, object]:
+        totals = {
+            name: sum(figures.get(name, 0) for figures in self.sections.values()) for name in TOTALS
+        }
+        return {"totals": totals, "sections": {k: dict(v) for k, v in self.sections.items()}}
+
+
+RELIABILITY = pytest.StashKey[Reliability]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[RELIABILITY] = Reliability()
+
+
+@pytest.fixture(scope="session")
+def reliability(pytestconfig: pytest.Config) -> Reliability:
+    return pytestconfig.stash[RELIABILITY]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    recorded = config.stash[RELIABILITY]
+    if not recorded.sections:
+        return
+    summary = recorded.summary()
+    path = config.cache.mkdir("modelrepo") / RESULTS_FILE
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    terminalreporter.section("reliability figures")
+    totals = summary["totals"]
+    terminalreporter.write_line(
+        "requests sent: {requests}, bad inputs among them: {bad_inputs}, "
+        "5xx answers: {server_errors}".format(**totals)
+    )
+    for section, figures in sorted(summary["sections"].items()):
+        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(figures.items()))
+        terminalreporter.write_line(f"  {section}: {shown}")
+    terminalreporter.write_line(f"written to {path}")

@@ -15,14 +15,6 @@ from wrappers.server import Microservice
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def server(model_name, tmp_path_factory):
-    log = tmp_path_factory.mktemp("logs") / f"{model_name}.log"
-    with Microservice(MODELS_DIR / model_name, log_path=log) as service:
-        yield service
-    assert service.process.returncode is not None
-
-
 def ndarray_request(model, rows) -> dict:
     return {"data": {"names": model.manifest.inputs.names, "ndarray": np.asarray(rows).tolist()}}
 
