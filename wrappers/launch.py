@@ -1,93 +1,20 @@
-"""``python -m wrappers.launch``: ``seldon-core-microservice`` with a configurable bind address.
+"""``python -m wrappers.launch``: ``seldon-core-microservice`` bound to a chosen address.
 
-Seldon Core 1.18.2 binds its REST (gunicorn), metrics (gunicorn) and gRPC servers to 0.0.0.0
-and offers no option to change that. This launcher runs Seldon's own ``main`` after swapping,
-in ``seldon_core.microservice`` only, the two gunicorn application classes for subclasses that
-rewrite the ``bind`` option, and the gRPC worker function for one that binds the chosen host.
-It also answers gRPC errors with a status code that says whose fault they are
-(INVALID_ARGUMENT for a bad request instead of UNKNOWN). Every other argument is Seldon's.
+Seldon Core 1.18.2 binds its REST, metrics and gRPC servers to 0.0.0.0 and offers no option to
+change that. This runs Seldon's own ``main`` with every other argument after applying the
+corrections in ``wrappers.seldon_patches``: the bind host, gRPC status codes, and a metrics
+lock that a killed worker cannot leave held.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
-import grpc
+
+from wrappers.seldon_patches import bind_to, map_grpc_errors, survive_killed_workers
 
 ALL_INTERFACES = "0.0.0.0"
-
-
-def address(host: str, port: int | str) -> str:
-    """``host:port`` as gunicorn and gRPC expect it, with brackets around an IPv6 host."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def rehost(bind: str, host: str) -> str:
-    """Keeps the port Seldon chose and replaces its hard-coded host."""
-    return address(host, bind.rsplit(":", 1)[1])
-
-
-def bind_to(host: str) -> None:
-    """Makes ``seldon_core.microservice`` bind REST, metrics and gRPC to ``host``."""
-    from seldon_core import microservice
-
-    class Rebound:
-        options: dict[str, Any]
-
-        def load_config(self) -> None:
-            self.options = {**self.options, "bind": rehost(self.options["bind"], host)}
-            super().load_config()  # type: ignore[misc]
-
-    microservice.UserModelApplication = type(
-        "UserModelApplication", (Rebound, microservice.UserModelApplication), {}
-    )
-    microservice.StandaloneApplication = type(
-        "StandaloneApplication", (Rebound, microservice.StandaloneApplication), {}
-    )
-    run_grpc_server = microservice._run_grpc_server
-
-    def run_rebound_grpc_server(*args: Any) -> None:
-        *head, bind_address = args
-        run_grpc_server(*head, rehost(bind_address, host))
-
-    microservice._run_grpc_server = run_rebound_grpc_server
-
-
-def map_grpc_errors() -> None:
-    """Gives gRPC clients the status code of Seldon errors instead of UNKNOWN."""
-    from seldon_core import wrapper
-
-    class StatusCodes(wrapper.SeldonModelGRPC):
-        def Predict(self, request: Any, context: Any) -> Any:
-            return with_status(super().Predict, request, context)
-
-        def SendFeedback(self, request: Any, context: Any) -> Any:
-            return with_status(super().SendFeedback, request, context)
-
-    wrapper.SeldonModelGRPC = StatusCodes
-
-
-def with_status(call: Callable[[Any, Any], Any], request: Any, context: Any) -> Any:
-    from seldon_core.flask_utils import SeldonMicroserviceException
-
-    try:
-        return call(request, context)
-    except SeldonMicroserviceException as error:
-        context.abort(grpc_status(error.status_code), str(error.message))
-
-
-def grpc_status(http_status: int) -> grpc.StatusCode:
-    codes = {
-        404: grpc.StatusCode.UNIMPLEMENTED,
-        413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-        503: grpc.StatusCode.UNAVAILABLE,
-    }
-    if http_status in codes:
-        return codes[http_status]
-    return grpc.StatusCode.INTERNAL if http_status >= 500 else grpc.StatusCode.INVALID_ARGUMENT
 
 
 @click.command(
@@ -115,6 +42,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
         raise click.UsageError("Seldon's --debug server always binds 0.0.0.0; drop --debug")
     bind_to(host)
     map_grpc_errors()
+    survive_killed_workers()
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 

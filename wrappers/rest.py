@@ -38,7 +38,7 @@ def error_blueprint(model_name: str, max_request_bytes: int) -> Blueprint:
 
     @blueprint.record_once
     def limit_body(state: BlueprintSetupState) -> None:
-        # Werkzeug enforces it while reading, also for chunked bodies without Content-Length
+        # Werkzeug enforces it while parsing form bodies
         state.app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
 
     @blueprint.before_app_request
@@ -48,6 +48,8 @@ def error_blueprint(model_name: str, max_request_bytes: int) -> Blueprint:
             raise too_large(length)
         if length is None and request.environ.get("wsgi.input_terminated"):
             buffer_chunked_body(max_request_bytes, too_large)
+        if request.routing_exception is not None:
+            return  # Flask answers an unknown URL or method (404, 405) itself
         if request.path in NOT_SERVED_PATHS:
             raise NotServed(
                 f"{model_name} is a model: it answers /api/v1.0/predictions (and /predict); "

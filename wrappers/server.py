@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from wrappers.launch import address
+from wrappers.seldon_patches import address
 
 
 def free_port() -> int:
@@ -112,7 +113,7 @@ class Microservice:
         opens the REST socket, so they do not hold it.
         """
         assert self.process is not None
-        sockets = _listening_socket_inodes(self.http_port)
+        sockets = set(listening_sockets(self.http_port))
         return [pid for pid in _children(self.process.pid) if sockets & _socket_inodes(pid)]
 
     def _tail(self) -> str:
@@ -139,16 +140,27 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _listening_socket_inodes(port: int) -> set[str]:
-    """Inodes of the TCP sockets listening on ``port`` (``/proc/net/tcp`` and ``tcp6``)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+def listening_sockets(port: int) -> dict[str, str]:
+    """The TCP sockets listening on ``port``: inode -> bound address (``/proc/net/tcp[6]``)."""
+    found = {}
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    return inodes
+            hex_host, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found[inode] = _host(bytes.fromhex(hex_host), family)
+    return found
+
+
+def _host(raw: bytes, family: socket.AddressFamily) -> str:
+    """``/proc/net`` writes addresses as 32-bit words in host (little-endian) order.
+
+    An IPv4 address on a dual-stack socket (gRPC's) is given as IPv4, as it was bound.
+    """
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(socket.inet_ntop(family, words))
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 def _socket_inodes(pid: int) -> set[str]:
