@@ -23,6 +23,7 @@ from wrappers.payload import EXAMPLE, require_object
 
 PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
 FEEDBACK_PATHS = frozenset({"/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"})
+MESSAGE_PATHS = PREDICT_PATHS | FEEDBACK_PATHS
 #: Seldon's endpoints for routers, combiners and transformers; a model answers none of them
 NOT_SERVED_PATHS = frozenset({"/route", "/aggregate", "/transform-input", "/transform-output"})
 
@@ -55,7 +56,7 @@ def error_blueprint(model_name: str, max_request_bytes: int) -> Blueprint:
                 f"{model_name} is a model: it answers /api/v1.0/predictions (and /predict); "
                 f"{request.path} is for routers, combiners and transformers"
             )
-        if request.path in PREDICT_PATHS | FEEDBACK_PATHS:
+        if request.path in MESSAGE_PATHS:
             require_object(read_message(), "the request")
 
     @blueprint.app_errorhandler(HTTPException)

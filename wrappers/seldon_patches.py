@@ -18,6 +18,7 @@ inherit it), and leaves the rest of Seldon as it is:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import tempfile
 import threading
@@ -26,6 +27,8 @@ from types import TracebackType
 from typing import Any
 
 import grpc
+
+logger = logging.getLogger(__name__)
 
 
 def address(host: str, port: int | str) -> str:
@@ -59,7 +62,9 @@ def bind_to(host: str) -> None:
 
     def run_rebound_grpc_server(*args: Any) -> None:
         *head, bind_address = args
-        run_grpc_server(*head, rehost(bind_address, host))
+        rebound = rehost(bind_address, host)
+        logger.info("gRPC server listening at %s (Seldon's %s)", rebound, bind_address)
+        run_grpc_server(*head, rebound)
 
     microservice._run_grpc_server = run_rebound_grpc_server
 
