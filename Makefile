@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 
 # schemathesis cannot live beside seldon-core 1.18.2, so it gets its own .venv-fuzz
 fuzz-venv:
-	tools/fuzz/setup-venv.sh
+	PYTHON=$(PYTHON) tools/fuzz/setup-venv.sh
 
 serve: install
 	cd models/$(MODEL) && ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
