@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from user_models import TRAINERS, UserModel
 
 from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel, cli
 from wrappers.manifest import artifacts_under
+from wrappers.server import Microservice
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
@@ -33,6 +36,16 @@ def loaded(model_name: str) -> ServedModel:
     model = WRAPPER_OF[model_name](model_dir=MODELS_DIR / model_name)
     model.load()
     return model
+
+
+@pytest.fixture(scope="session")
+def server(model_name: str, tmp_path_factory: pytest.TempPathFactory):
+    """The real seldon-core-microservice serving a repository model (one worker, loopback)."""
+    log = tmp_path_factory.mktemp("logs") / f"{model_name}.log"
+    with Microservice(MODELS_DIR / model_name, log_path=log) as service:
+        yield service
+    with pytest.raises(ProcessLookupError):  # gunicorn, its workers and the gRPC server are gone
+        os.killpg(service.process.pid, 0)
 
 
 def copy_model(name: str, destination: Path) -> Path:
@@ -77,3 +90,57 @@ def scaffolded(user_models, tmp_path_factory) -> dict[str, Path]:
         assert result.exit_code == 0, result.output + result.stderr
         made[framework] = model_dir
     return made
+
+
+# ---- reliability figures ------------------------------------------------------------------------
+
+RESULTS_FILE = "reliability-results.json"
+TOTALS = ("requests", "bad_inputs", "server_errors")
+
+
+class Reliability:
+    """Counts what the attack, fuzz and load tests sent and got, for the README's figures."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(int))
+
+    def add(self, section: str, **figures: float) -> None:
+        for name, value in figures.items():
+            self.sections[section][name] += value
+
+    def summary(self) -> dict[str, object]:
+        totals = {
+            name: sum(figures.get(name, 0) for figures in self.sections.values()) for name in TOTALS
+        }
+        return {"totals": totals, "sections": {k: dict(v) for k, v in self.sections.items()}}
+
+
+RELIABILITY = pytest.StashKey[Reliability]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[RELIABILITY] = Reliability()
+
+
+@pytest.fixture(scope="session")
+def reliability(pytestconfig: pytest.Config) -> Reliability:
+    return pytestconfig.stash[RELIABILITY]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    recorded = config.stash[RELIABILITY]
+    if not recorded.sections:
+        return
+    summary = recorded.summary()
+    path = config.cache.mkdir("modelrepo") / RESULTS_FILE
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    terminalreporter.section("reliability figures")
+    totals = summary["totals"]
+    terminalreporter.write_line(
+        "requests sent: {requests}, bad inputs among them: {bad_inputs}, "
+        "5xx answers: {server_errors}".format(**totals)
+    )
+    for section, figures in sorted(summary["sections"].items()):
+        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(figures.items()))
+        terminalreporter.write_line(f"  {section}: {shown}")
+    terminalreporter.write_line(f"written to {path}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import grpc
 import numpy as np
 import pytest
@@ -15,15 +13,6 @@ from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 from wrappers.server import Microservice
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def server(model_name, tmp_path_factory):
-    log = tmp_path_factory.mktemp("logs") / f"{model_name}.log"
-    with Microservice(MODELS_DIR / model_name, log_path=log) as service:
-        yield service
-    with pytest.raises(ProcessLookupError):  # gunicorn, its workers and the gRPC server are gone
-        os.killpg(service.process.pid, 0)
 
 
 def ndarray_request(model, rows) -> dict:

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, WRAPPER_OF, copy_model
+from packaging.version import Version
 
-from wrappers import InvalidInput, ModelLoadError, ModelNotReady, SklearnModel
+from wrappers import (
+    InvalidInput,
+    ManifestError,
+    ModelLoadError,
+    ModelNotReady,
+    SklearnModel,
+    TorchModel,
+)
 from wrappers.manifest import Manifest
 
 
@@ -112,3 +120,63 @@ def test_sklearn_minor_version_change_is_refused(tmp_path):
 def test_wrong_framework_directory_is_refused():
     with pytest.raises(ModelLoadError, match="holds a torch model"):
         SklearnModel(model_dir=MODELS_DIR / "torch-classifier")
+
+
+def without_manifest(tmp_path, name):
+    model_dir = copy_model(name, tmp_path)
+    (model_dir / "manifest.json").unlink()
+    return model_dir
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPER_OF))
+def test_directory_without_manifest_is_refused_by_default(tmp_path, name):
+    with pytest.raises(ManifestError, match="MODELREPO_ALLOW_UNVERIFIED=1"):
+        WRAPPER_OF[name](model_dir=without_manifest(tmp_path, name))
+
+
+@pytest.mark.parametrize("name", ["sklearn-iris", "tf-regressor"])
+def test_unverified_directory_is_served_when_opted_in(tmp_path, monkeypatch, caplog, name):
+    monkeypatch.setenv("MODELREPO_ALLOW_UNVERIFIED", "1")
+    model = WRAPPER_OF[name](model_dir=without_manifest(tmp_path, name))
+    model.load()
+    assert model.ready and not model.verified
+    assert "UNVERIFIED" in caplog.text
+    assert model.init_metadata()["custom"]["verified"] == "false"
+    verified = Manifest.read(MODELS_DIR / name)
+    assert model.manifest.inputs.shape == verified.inputs.shape
+    assert model.manifest.inputs.dtype == verified.inputs.dtype
+    pair = verified.golden[-1]
+    np.testing.assert_allclose(model.predict(pair.input), pair.output, rtol=1e-4, atol=1e-4)
+
+
+def test_unverified_artifact_swapped_after_startup_is_refused(tmp_path):
+    model_dir = without_manifest(tmp_path, "sklearn-iris")
+    model = SklearnModel(model_dir=model_dir, allow_unverified=True)
+    (model_dir / "model.joblib").write_bytes((model_dir / "model.joblib").read_bytes() + b"\0")
+    with pytest.raises(ModelLoadError, match="sha256"):
+        model.load()
+
+
+def test_unverified_torch_directory_is_refused_even_when_opted_in(tmp_path):
+    with pytest.raises(ManifestError, match="architecture and the input schema"):
+        TorchModel(model_dir=without_manifest(tmp_path, "torch-classifier"), allow_unverified=True)
+
+
+def test_patch_version_difference_warns_with_the_version_to_install(tmp_path, caplog):
+    model_dir = copy_model("sklearn-iris", tmp_path)
+    manifest = Manifest.read(model_dir)
+    installed = Version(manifest.framework_version)
+    manifest.framework_version = f"{installed.major}.{installed.minor}.{installed.micro + 1}"
+    manifest.write(model_dir)
+    model = SklearnModel(model_dir=model_dir)
+    model.load()
+    assert model.ready
+    assert f"install scikit-learn=={manifest.framework_version}" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_values_beyond_float32_are_the_clients_fault_for_a_forest():
+    model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
+    model.load()
+    with pytest.raises(InvalidInput, match="computes in float32"):
+        model.predict([[1e300, 1.0, 1.0, 1.0]])

@@ -11,6 +11,8 @@ from wrappers.errors import (
     ModelFailure,
     ModelLoadError,
     ModelNotReady,
+    NotServed,
+    PayloadTooLarge,
 )
 from wrappers.manifest import Manifest
 from wrappers.sklearn_model import SklearnModel
@@ -35,6 +37,8 @@ __all__ = [
     "ModelFailure",
     "ModelLoadError",
     "ModelNotReady",
+    "NotServed",
+    "PayloadTooLarge",
     "ServedModel",
     "SklearnModel",
     "TFModel",

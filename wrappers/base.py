@@ -9,17 +9,37 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from flask import Blueprint
 from packaging.version import Version
 
-from wrappers.errors import ManifestError, ModelFailure, ModelLoadError, ModelNotReady
-from wrappers.manifest import Manifest
+from wrappers.errors import (
+    InvalidInput,
+    ManifestError,
+    ModelFailure,
+    ModelLoadError,
+    ModelNotReady,
+)
+from wrappers.manifest import (
+    MANIFEST_FILE,
+    InputSpec,
+    Manifest,
+    TensorSpec,
+    artifacts_under,
+    python_version,
+)
+from wrappers.payload import check_feedback, check_message, check_proto
+from wrappers.rest import error_blueprint
 from wrappers.settings import Settings
 from wrappers.validation import validate_input
+
+if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
+    from seldon_core.proto import prediction_pb2
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +79,25 @@ class ServedModel(ABC):
         self.settings = Settings.resolve(parameters)
         directory = self.settings.model_dir or self.default_model_dir or Path.cwd()
         self.model_dir = Path(directory).resolve()
-        self.manifest = Manifest.read(self.model_dir)
+        self.verified = (self.model_dir / MANIFEST_FILE).is_file()
+        if self.verified:
+            self.manifest = Manifest.read(self.model_dir)
+        elif self.settings.allow_unverified:
+            self.manifest = self.unverified_manifest()
+            logger.warning(
+                "serving %s UNVERIFIED: no %s, so no artifact hash, framework version or "
+                "golden-pair check; the schema was read from the artifact (allow_unverified)",
+                self.model_dir,
+                MANIFEST_FILE,
+            )
+        else:
+            raise ManifestError(
+                f"no {MANIFEST_FILE} in {self.model_dir}: refusing to load an artifact that "
+                f"nothing vouches for (the manifest records its sha256, framework version and "
+                f"golden answers; joblib and pickle run code on load). Add a manifest "
+                f"(each model's train.py writes one) or, to serve it anyway, set the parameter "
+                f"allow_unverified=true or MODELREPO_ALLOW_UNVERIFIED=1"
+            )
         if self.manifest.framework != self.framework:
             raise ManifestError(
                 f"{self.model_dir} holds a {self.manifest.framework} model, "
@@ -83,6 +121,39 @@ class ServedModel(ABC):
         """The output the golden pairs were recorded for (the manifest's default output)."""
         return self._predict(batch)
 
+    def unverified_manifest(self) -> Manifest:
+        """Describes a directory without manifest.json from its artifact (``allow_unverified``).
+
+        Frameworks whose input schema cannot be read from the artifact refuse.
+        """
+        raise ManifestError(
+            f"a {self.framework} model directory cannot be served without {MANIFEST_FILE}, "
+            f"even with allow_unverified: its artifact does not record what it needs "
+            f"(for torch, the architecture and the input schema)"
+        )
+
+    def _describe_unverified(
+        self,
+        artifact: str,
+        inputs: InputSpec,
+        outputs: TensorSpec,
+        version: str = "1",
+        **options: Any,
+    ) -> Manifest:
+        """A manifest made at startup: hashes let workers load the very bytes inspected here."""
+        return Manifest(
+            name=self.model_dir.name,
+            version=version,
+            description=f"UNVERIFIED: {self.model_dir} has no {MANIFEST_FILE}",
+            framework=self.framework,  # type: ignore[arg-type]
+            framework_version=self.installed_version(),
+            python_version=python_version(),
+            artifacts=artifacts_under(self.model_dir, artifact),
+            inputs=inputs,
+            outputs=outputs,
+            options=options,
+        )
+
     @property
     def output_names(self) -> list[str]:
         return self.manifest.outputs.names
@@ -105,6 +176,8 @@ class ServedModel(ABC):
         self.ready, self.problem = mismatch is None, mismatch or ""
         if mismatch:
             logger.error("%s is NOT ready: %s", name, mismatch)
+        elif not self.verified:
+            logger.warning("%s is serving UNVERIFIED in pid %d", name, os.getpid())
         else:
             logger.info(
                 "%s %s ready in pid %d after %.2fs",
@@ -114,7 +187,41 @@ class ServedModel(ABC):
                 time.perf_counter() - started,
             )
 
+    @cached_property
+    def model_error_handler(self) -> Blueprint:
+        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors."""
+        return error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+
+    def predict_raw(self, request: Any) -> Any:
+        """Checks the request's envelope before Seldon converts it, then lets Seldon go on.
+
+        Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``);
+        ``SeldonNotImplementedError`` is its signal to continue with its own conversion and
+        ``predict``, which now cannot fail on a ragged or malformed payload.
+        """
+        from seldon_core.proto.prediction_pb2 import SeldonMessage
+        from seldon_core.user_model import SeldonNotImplementedError
+
+        if isinstance(request, SeldonMessage):
+            check_proto(request)
+        elif isinstance(request, dict | list):
+            check_message(request)
+        raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+
+    def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
+        """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
+        from seldon_core.user_model import SeldonNotImplementedError
+
+        check_feedback(feedback)
+        raise SeldonNotImplementedError("continue with Seldon's default feedback handling")
+
     def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> np.ndarray:
+        """Validated input in, the model's output as Seldon will serialise it out.
+
+        Raises ``InvalidInput`` (400) for a request that does not fit the declared input,
+        ``ModelNotReady`` (503) before a successful self-check, ``ModelFailure`` (500) when the
+        model itself raises.
+        """
         if not self.ready:
             raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
         batch = validate_input(
@@ -123,6 +230,8 @@ class ServedModel(ABC):
         started = time.perf_counter()
         try:
             output = self._predict(batch)
+        except InvalidInput:  # a framework's own input check, said in the model's terms
+            raise
         except Exception as exc:
             raise ModelFailure(
                 f"model {self.manifest.name} failed on a valid input of shape "
@@ -130,7 +239,32 @@ class ServedModel(ABC):
             ) from exc
         self._last.rows = len(batch)
         self._last.millis = (time.perf_counter() - started) * 1000
-        return output
+        return self._encode_output(output)
+
+    def _encode_output(self, output: np.ndarray) -> np.ndarray:
+        """The one place where model output becomes what Seldon serialises (JSON and gRPC).
+
+        Narrow floats (float32/float16) become the float64 of their shortest decimal, so 0.1f
+        is sent as 0.1, not 0.10000000149011612. NaN and Infinity have no JSON token: each is
+        sent as null (None) and counted, so the rest of the batch still arrives.
+        """
+        output = np.asarray(output)
+        if output.dtype.kind != "f":
+            return output
+        if output.dtype.itemsize < 8:
+            shortest = map(float, map(str, output.ravel()))
+            output = np.fromiter(shortest, np.float64, output.size).reshape(output.shape)
+        finite = np.isfinite(output)
+        if finite.all():
+            return output
+        bad = int(output.size - np.count_nonzero(finite))
+        logger.warning(
+            "%s produced %d NaN/Infinity outputs; they are sent as null", self.manifest.name, bad
+        )
+        self._last.nonfinite = bad
+        encoded = output.astype(object)
+        encoded[~finite] = None
+        return encoded
 
     def init_metadata(self) -> dict[str, Any]:
         m = self.manifest
@@ -156,6 +290,7 @@ class ServedModel(ABC):
                 "accepts_nan": str(m.inputs.allow_nan).lower(),
                 "python_version": m.python_version,
                 "description": m.description,
+                "verified": str(self.verified).lower(),
             },
         }
 
@@ -168,13 +303,19 @@ class ServedModel(ABC):
     def metrics(self) -> list[dict[str, Any]]:
         """Per-request metrics of this thread's last prediction, reported once."""
         rows = getattr(self._last, "rows", None)
-        self._last.rows = None
+        nonfinite = getattr(self._last, "nonfinite", 0)
+        self._last.rows, self._last.nonfinite = None, 0
         if rows is None:
             return []
-        return [
+        metrics = [
             {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
             {"type": "TIMER", "key": "modelrepo_model_latency", "value": self._last.millis},
         ]
+        if nonfinite:
+            metrics.append(
+                {"type": "COUNTER", "key": "modelrepo_nonfinite_outputs", "value": nonfinite}
+            )
+        return metrics
 
     def health_status(self) -> dict[str, str]:
         if not self.ready:
@@ -203,19 +344,24 @@ class ServedModel(ABC):
     def version_difference(self) -> VersionDifference | None:
         """None when the installed framework is the release the artifact was saved with."""
         recorded = Version(self.manifest.framework_version)
-        installed = Version(self.installed_version())
+        wanted = f"{self.distribution}=={recorded.public}"
+        try:
+            installed = Version(self.installed_version())
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"{self.manifest.name} needs {self.distribution}, which is not installed; "
+                f"install {wanted}"
+            ) from exc
         if recorded.public == installed.public:
             return None
+        saved = f"{self.manifest.name} was saved with {self.distribution} {recorded}"
         breaking = recorded.release[:2] != installed.release[:2]
         if breaking:
-            message = (
-                f"{self.manifest.name} was saved with {self.distribution} {recorded}, "
-                f"but {installed} is installed; install {self.distribution}=={recorded.public}"
-            )
+            message = f"{saved}, but {installed} is installed; install {wanted}"
         else:
             message = (
-                f"{self.manifest.name} was saved with {self.distribution} {recorded}; "
-                f"{installed} is installed (patch difference)"
+                f"{saved}; {installed} is installed (patch difference; install {wanted} to "
+                "match exactly)"
             )
         return VersionDifference(str(recorded), str(installed), breaking, message)
 

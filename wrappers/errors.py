@@ -1,36 +1,66 @@
-"""Error types: every failure the wrappers raise has a type that says who is at fault."""
+"""Error types: every failure the wrappers raise has a type that says who is at fault.
+
+Request errors subclass Seldon's ``SeldonMicroserviceException`` so that both Seldon's own Flask
+handler and the wrappers' blueprint answer them in Seldon's error shape
+``{"status": {"status": 1, "info": ..., "code": <HTTP status>, "reason": ...}}``.
+"""
+
+from typing import Any, ClassVar
 
 from seldon_core.flask_utils import SeldonMicroserviceException
 
 
-class InvalidInput(SeldonMicroserviceException):
+class ServingError(SeldonMicroserviceException):
+    """A request that cannot be answered with a prediction; ``status_code`` says why."""
+
+    status_code: ClassVar[int] = 500
+    reason: ClassVar[str] = "MICROSERVICE_INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status_code=self.status_code, reason=self.reason)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return error_body(self.message, self.status_code, self.reason)
+
+
+def error_body(info: str, code: int, reason: str) -> dict[str, Any]:
+    """Seldon's error shape; ``code`` is the HTTP status (Seldon itself sends -1)."""
+    return {"status": {"status": 1, "info": info, "code": code, "reason": reason}}
+
+
+class InvalidInput(ServingError):
     """The request does not fit the model's declared input: the client's fault (HTTP 400)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=400, reason="MICROSERVICE_BAD_DATA")
-
-    def __str__(self) -> str:
-        return self.message
+    status_code = 400
+    reason = "MICROSERVICE_BAD_DATA"
 
 
-class ModelNotReady(SeldonMicroserviceException):
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the configured ``max_request_bytes`` (HTTP 413)."""
+
+    status_code = 413
+    reason = "MICROSERVICE_PAYLOAD_TOO_LARGE"
+
+
+class NotServed(InvalidInput):
+    """An endpoint of Seldon's API that a model does not serve (routers, transformers): 404."""
+
+    status_code = 404
+    reason = "MICROSERVICE_NOT_SERVED"
+
+
+class ModelNotReady(ServingError):
     """The worker has not loaded or failed its self-check (HTTP 503)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=503, reason="MICROSERVICE_NOT_READY")
-
-    def __str__(self) -> str:
-        return self.message
+    status_code = 503
+    reason = "MICROSERVICE_NOT_READY"
 
 
-class ModelFailure(SeldonMicroserviceException):
+class ModelFailure(ServingError):
     """The model itself raised while predicting on valid input (HTTP 500, said plainly)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=500, reason="MICROSERVICE_INTERNAL_ERROR")
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class ModelLoadError(RuntimeError):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+
+from wrappers.seldon_patches import address
 
 
 def free_port() -> int:
@@ -27,12 +29,14 @@ def free_port() -> int:
 class Microservice:
     """``seldon-core-microservice`` serving one model directory on REST, gRPC and metrics ports.
 
-    The process runs in its own session so that stopping it also stops gunicorn's workers and
-    the gRPC and metrics processes it forks.
+    It runs through ``wrappers.launch`` so that every server binds ``host`` (loopback unless
+    told otherwise). The process runs in its own session so that stopping it also stops
+    gunicorn's workers and the gRPC and metrics processes it forks.
     """
 
     model_dir: Path
     user_class: str = "MyModel"
+    host: str = "127.0.0.1"
     workers: int = 1
     threads: int = 1
     http_port: int = field(default_factory=free_port)
@@ -45,16 +49,15 @@ class Microservice:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{address(self.host, self.http_port)}"
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return address(self.host, self.grpc_port)
 
     def command(self) -> list[str]:
-        executable = shutil.which("seldon-core-microservice", path=str(Path(sys.executable).parent))
         return [
-            executable or "seldon-core-microservice",
+            sys.executable, "-m", "wrappers.launch", "--host", self.host,
             self.user_class,
             "--service-type", "MODEL",
             "--http-port", str(self.http_port),
@@ -108,6 +111,16 @@ class Microservice:
             _signal_group(group, signal.SIGKILL)
         return self.process.wait()
 
+    def rest_worker_pids(self) -> list[int]:
+        """The gunicorn workers serving REST: children of this process holding its socket.
+
+        The gRPC and metrics processes are children too, but they are forked before gunicorn
+        opens the REST socket, so they do not hold it.
+        """
+        assert self.process is not None
+        sockets = set(listening_sockets(self.http_port))
+        return [pid for pid in _children(self.process.pid) if sockets & _socket_inodes(pid)]
+
     def _tail(self) -> str:
         if not self.log_path or not Path(self.log_path).exists():
             return ""
@@ -136,3 +149,45 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def listening_sockets(port: int) -> dict[str, str]:
+    """The TCP sockets listening on ``port``: inode -> bound address (``/proc/net/tcp[6]``)."""
+    found = {}
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            hex_host, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found[inode] = _host(bytes.fromhex(hex_host), family)
+    return found
+
+
+def _host(raw: bytes, family: socket.AddressFamily) -> str:
+    """``/proc/net`` writes addresses as 32-bit words in host (little-endian) order.
+
+    An IPv4 address on a dual-stack socket (gRPC's) is given as IPv4, as it was bound.
+    """
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(socket.inet_ntop(family, words))
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes

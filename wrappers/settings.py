@@ -23,8 +23,15 @@ class Settings(BaseModel):
     model_dir: Path | None = None
     method: str | None = Field(default=None, description="sklearn: predict_proba or predict")
     max_batch_rows: int = Field(default=10_000, ge=1)
+    max_request_bytes: int = Field(
+        default=10_000_000, ge=1, description="larger REST bodies are refused with 413"
+    )
     verify_golden: bool = True
     fast_trees: bool = Field(default=True, description="sklearn: numpy evaluator for trees")
+    allow_unverified: bool = Field(
+        default=False,
+        description="serve a directory without manifest.json (no hash, version or golden check)",
+    )
 
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wrappers.base import ServedModel
-from wrappers.errors import ManifestError, ModelLoadError
+from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.fast_trees import FastPredictor, compile_estimator
+from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, TensorSpec
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,42 @@ class SklearnModel(ServedModel):
 
     artifact_file: ClassVar[str] = "model.joblib"
 
+    def unverified_manifest(self) -> Manifest:
+        """``model.joblib`` alone: the schema is read from the fitted estimator.
+
+        Unpickling runs code; that is what the user accepted by setting ``allow_unverified``.
+        """
+        import joblib
+
+        path = self.model_dir / self.artifact_file
+        if not path.is_file():
+            raise ManifestError(
+                f"no {MANIFEST_FILE} and no {self.artifact_file} in {self.model_dir}"
+            )
+        estimator = joblib.load(path)
+        width = getattr(estimator, "n_features_in_", None)
+        if not width:
+            raise ManifestError(
+                f"{type(estimator).__name__} in {path} records no n_features_in_; "
+                f"write a {MANIFEST_FILE} for it"
+            )
+        names = [str(n) for n in getattr(estimator, "feature_names_in_", [])]
+        classes = [str(c) for c in getattr(estimator, "classes_", [])]
+        method = self.settings.method or (
+            "predict_proba" if hasattr(estimator, "predict_proba") else "predict"
+        )
+        if method == "predict_proba":
+            outputs = TensorSpec(names=classes, dtype="float64", shape=[-1, len(classes)])
+        else:
+            label = "class" if classes else "prediction"
+            outputs = TensorSpec(names=[label], dtype=_dtype_name(estimator), shape=[-1, 1])
+        inputs = InputSpec(
+            names=names or [f"x{i}" for i in range(width)], dtype="float64", shape=[-1, width]
+        )
+        return self._describe_unverified(
+            self.artifact_file, inputs, outputs, method=method, classes=classes
+        )
+
     def _load(self) -> None:
         import joblib
 
@@ -70,7 +107,17 @@ class SklearnModel(ServedModel):
         return output.reshape(len(batch), -1)
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
-        return self._call(self.method, batch)
+        try:
+            return self._call(self.method, batch)
+        except ValueError:
+            with np.errstate(over="ignore"):
+                beyond_float32 = not np.isfinite(batch.astype(np.float32)).all()
+            if beyond_float32:  # trees and others compute in float32, where these are infinite
+                raise InvalidInput(
+                    f"values beyond ±{np.finfo(np.float32).max:.3g} do not fit "
+                    f"{type(self.estimator).__name__}, which computes in float32"
+                ) from None
+            raise
 
     def _reference_predict(self, batch: np.ndarray) -> np.ndarray:
         return self._call(self.default_method, batch)
@@ -80,3 +127,8 @@ class SklearnModel(ServedModel):
         if self.method == self.default_method:
             return self.manifest.outputs.names
         return self.classes if self.method == "predict_proba" else ["class"]
+
+
+def _dtype_name(estimator: Any) -> str:
+    classes = getattr(estimator, "classes_", None)
+    return str(np.asarray(classes).dtype) if classes is not None else "float64"

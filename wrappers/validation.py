@@ -42,11 +42,19 @@ def validate_input(
 _ALL_NUMBERS = object()
 
 
-def _as_numeric(X: object, spec: InputSpec) -> np.ndarray:
+def rectangular(values: object, where: str = "the batch") -> np.ndarray:
+    """``values`` as a numpy array; ragged nested lists are the client's fault, not a crash."""
     try:
-        array = np.asarray(X)
-    except ValueError as exc:  # ragged nested lists
-        raise InvalidInput(f"expected a rectangular array of numbers: {exc}") from exc
+        return np.asarray(values)
+    except (ValueError, RecursionError) as exc:  # ragged or absurdly deep nested lists
+        raise InvalidInput(
+            f"expected {where} to be a rectangular array of numbers (every row the same "
+            f"length): {exc}"
+        ) from exc
+
+
+def _as_numeric(X: object, spec: InputSpec) -> np.ndarray:
+    array = rectangular(X)
     if array.dtype.kind in "iuf":
         return _cast(array, spec)
     if array.dtype.kind == "O":

@@ -1,0 +1,165 @@
+"""Checks a SeldonMessage's envelope before Seldon converts it, so a bad payload is a clear 400.
+
+Seldon 1.18 turns ``data.ndarray``/``data.tensor``/``data.tftensor`` into a numpy array before
+the model's ``predict`` runs; a ragged list, a tensor whose values do not fill its shape or a
+``meta`` of the wrong type make that conversion raise, which Seldon answers with HTTP 500. These
+checks run first (from ``ServedModel.predict_raw``, for REST and gRPC alike) and leave the
+contents of the batch to ``validation.validate_input``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.json_format import MessageToDict
+
+from wrappers.errors import InvalidInput
+from wrappers.validation import rectangular
+
+if TYPE_CHECKING:  # seldon_core.proto and .utils import TensorFlow when it is installed
+    from seldon_core.proto import prediction_pb2
+
+DATA_KINDS = ("ndarray", "tensor", "tftensor")
+EXAMPLE = '{"data": {"ndarray": [[...]]}}'
+
+
+def check_message(message: object) -> None:
+    """Checks a REST request body (parsed JSON) that Seldon will hand to ``predict``."""
+    require_object(message, "the request")
+    _check_meta(message.get("meta"))
+    if "data" not in message:
+        raise _wrong_kind([k for k in message if k != "meta"])
+    data = message["data"]
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"expected data to be an object such as {EXAMPLE}, got a JSON {_json_type(data)}"
+        )
+    names = data.get("names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        raise InvalidInput("expected data.names to be a list of strings")
+    kind = _one_data_kind([k for k in DATA_KINDS if k in data], list(data))
+    value = data[kind]
+    if kind == "ndarray":
+        if not isinstance(value, list):
+            raise InvalidInput(
+                f"expected data.ndarray to be a list of rows, got a JSON {_json_type(value)}"
+            )
+        rectangular(value, "data.ndarray")
+    elif kind == "tensor":
+        if not isinstance(value, dict) or not isinstance(value.get("values"), list):
+            raise InvalidInput('expected data.tensor to be {"shape": [...], "values": [...]}')
+        _check_tensor(value.get("shape"), len(value["values"]))
+    else:
+        from seldon_core.utils import extract_request_parts_json
+
+        _readable_tftensor(lambda: extract_request_parts_json({"data": {"tftensor": value}}))
+
+
+def require_object(value: object, what: str) -> None:
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"expected {what} to be a JSON object (a SeldonMessage such as {EXAMPLE}), "
+            f"got a JSON {_json_type(value)}"
+        )
+
+
+def check_proto(message: prediction_pb2.SeldonMessage) -> None:
+    """Checks a gRPC ``SeldonMessage`` before Seldon converts its ``data``."""
+    kind = message.WhichOneof("data_oneof")
+    if kind != "data":
+        raise _wrong_kind([kind] if kind else [])
+    check_default_data(message.data, "data")
+
+
+def check_feedback(feedback: prediction_pb2.Feedback) -> None:
+    """Checks the request and truth of a ``Feedback``, the parts Seldon converts to arrays."""
+    for part in ("request", "truth"):
+        message = getattr(feedback, part)
+        if message.WhichOneof("data_oneof") == "data":
+            check_default_data(message.data, f"{part}.data", required=False)
+
+
+def check_default_data(
+    data: prediction_pb2.DefaultData, where: str, *, required: bool = True
+) -> None:
+    kind = data.WhichOneof("data_oneof")
+    if kind is None:
+        if required:
+            _one_data_kind([], [])
+        return
+    if kind == "ndarray":
+        rectangular(MessageToDict(data.ndarray), f"{where}.ndarray")
+    elif kind == "tensor":
+        _check_tensor(list(data.tensor.shape), len(data.tensor.values), where)
+    else:
+        from seldon_core.utils import grpc_datadef_to_array
+
+        _readable_tftensor(lambda: grpc_datadef_to_array(data))
+
+
+def _check_tensor(shape: Any, count: int, where: str = "data") -> None:
+    if not (
+        isinstance(shape, list)
+        and shape
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise InvalidInput(
+            f"expected {where}.tensor.shape to be a non-empty list of non-negative integers, "
+            f"got {shape!r}"
+        )
+    if math.prod(shape) != count:
+        raise InvalidInput(
+            f"{where}.tensor has {count} values, but its shape {shape} needs {math.prod(shape)}"
+        )
+
+
+def _readable_tftensor(read: Callable[[], object]) -> None:
+    """A tftensor is only as valid as TensorFlow's parser says: run Seldon's conversion."""
+    try:
+        read()
+    except Exception as exc:  # any parse error of the client's tensor is the client's fault
+        raise InvalidInput(f"cannot read data.tftensor: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_meta(meta: object) -> None:
+    """Seldon echoes ``meta`` into the response: it must have the shape Seldon expects."""
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise InvalidInput(f"expected meta to be an object, got a JSON {_json_type(meta)}")
+    for key, expected in (("tags", dict), ("requestPath", dict), ("metrics", list)):
+        if key in meta and not isinstance(meta[key], expected):
+            raise InvalidInput(
+                f"expected meta.{key} to be a JSON {_json_type(expected())}, "
+                f"got a JSON {_json_type(meta[key])}"
+            )
+    try:
+        json.dumps(meta, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidInput("meta must not contain NaN or Infinity") from exc
+
+
+def _one_data_kind(kinds: Sequence[str], keys: Sequence[str]) -> str:
+    if len(kinds) != 1:
+        raise InvalidInput(
+            f"expected data to hold exactly one of {', '.join(DATA_KINDS)}, got keys {list(keys)}"
+        )
+    return kinds[0]
+
+
+def _wrong_kind(kinds: Sequence[str]) -> InvalidInput:
+    got = f"got {', '.join(kinds)}" if kinds else "the request holds no payload"
+    return InvalidInput(
+        f"this model takes numbers as data.ndarray, data.tensor or data.tftensor "
+        f"(for example {EXAMPLE}); {got}"
+    )
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return next((n for t, n in names.items() if isinstance(value, t)), "number")
