@@ -132,8 +132,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not recorded.sections:
         return
     summary = recorded.summary()
-    path = config.cache.mkdir("modelrepo") / RESULTS_FILE
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    path = cache.mkdir("modelrepo") / RESULTS_FILE if cache else None
+    if path:
+        path.write_text(json.dumps(summary, indent=2) + "\n")
     terminalreporter.section("reliability figures")
     totals = summary["totals"]
     terminalreporter.write_line(
@@ -143,4 +145,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for section, figures in sorted(summary["sections"].items()):
         shown = ", ".join(f"{k}={v:g}" for k, v in sorted(figures.items()))
         terminalreporter.write_line(f"  {section}: {shown}")
-    terminalreporter.write_line(f"written to {path}")
+    if path:
+        terminalreporter.write_line(f"written to {path}")

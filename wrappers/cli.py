@@ -429,6 +429,14 @@ Environment variables override the defaults and flags override both.
     show_default=True,
     show_envvar=True,
 )
+@click.option(
+    "--host",
+    envvar="MODELREPO_BIND_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    show_envvar=True,
+    help="Address to listen on; 0.0.0.0 for every interface (as in a container).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the command and settings; do not start.")
 def serve(
     model_dir: Path,
@@ -438,6 +446,7 @@ def serve(
     grpc_port: int,
     metrics_port: int,
     log_level: str,
+    host: str,
     dry_run: bool,
 ) -> None:
     """Serve MODEL_DIR with seldon-core-microservice.
@@ -461,6 +470,7 @@ def serve(
         http_port=http_port,
         grpc_port=grpc_port,
         metrics_port=metrics_port,
+        host=host,
         extra_args=["--log-level", log_level.upper()],
     )
     command = service.command()
@@ -472,7 +482,7 @@ def serve(
         click.echo(" ".join(command))
         return
     stderr().print(
-        f"serving {escape(str(model_dir))}: REST :{http_port}, gRPC :{grpc_port}, "
+        f"serving {escape(str(model_dir))} on {host}: REST :{http_port}, gRPC :{grpc_port}, "
         f"metrics :{metrics_port}, {budget.workers} worker(s) x {budget.threads} thread(s)"
     )
     os.chdir(model_dir)

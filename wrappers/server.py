@@ -81,21 +81,35 @@ class Microservice:
         return self
 
     def wait_ready(self, timeout: float = 120.0) -> Microservice:
-        """Waits until a worker answers ``/health/status`` with 200 (loaded and self-checked)."""
+        """Waits until a REST worker answers ``/health/status`` with 200 (loaded and
+        self-checked) and the gRPC server, which loads its own copy before it listens, accepts
+        connections."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
                     f"microservice exited with {self.process.returncode}{self._tail()}"
                 )
-            try:
-                with urllib.request.urlopen(self.url + "/health/status", timeout=2) as answer:
-                    if answer.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            if self._rest_ready() and self._grpc_listening():
+                return self
             time.sleep(0.2)
         raise TimeoutError(f"microservice not ready after {timeout:.0f}s{self._tail()}")
+
+    def _rest_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health/status", timeout=2) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def _grpc_listening(self) -> bool:
+        if {**os.environ, **self.env}.get("GRPC_WORKERS") == "0":
+            return True
+        try:
+            with socket.create_connection((self.host, self.grpc_port), timeout=2):
+                return True
+        except OSError:
+            return False
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """Stops the whole process group: SIGTERM, then SIGKILL for what outlives ``timeout``."""
