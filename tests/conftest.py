@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections import defaultdict
@@ -67,8 +68,17 @@ FRAMEWORKS = ["sklearn", "tensorflow", "torch"]
 
 
 def run_cli(*args: object) -> Result:
-    """``modelrepo ARGS`` in this process; stdout and stderr apart, as a terminal shows them."""
-    return CliRunner(mix_stderr=False).invoke(cli.main, [str(a) for a in args])
+    """``modelrepo ARGS`` in this process; stdout and stderr apart, as a terminal shows them.
+
+    The CLI quiets the ``wrappers`` logger for its reports; the level is put back afterwards
+    so tests that read the wrappers' log still see it.
+    """
+    logger = logging.getLogger("wrappers")
+    level = logger.level
+    try:
+        return CliRunner(mix_stderr=False).invoke(cli.main, [str(a) for a in args])
+    finally:
+        logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")
