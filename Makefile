@@ -1,18 +1,19 @@
-# Two entry points: `make serve` (the default model on REST 9000 / gRPC 5000) and `make test`.
+# Entry points: `make serve` (the default model on REST 9000 / gRPC 5000), `make test` and
+# `make bench` (every model against its baselines; results in bench/results/).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL ?= sklearn-iris
 WORKERS ?= 1
 
-.PHONY: install serve test lint clean
+.PHONY: install serve test lint clean bench bench-quick bench-tools
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,bench,test]"
 	touch $@
 
 serve: install
@@ -23,8 +24,22 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint bench-tools
 	$(BIN)/python -m pytest
 
+# the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "could not install wrk: the benchmark cannot run"
+
+bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt bench/mlserver/setup.sh
+	PYTHON=$(PYTHON) bench/mlserver/setup.sh
+
+bench: install bench-tools bench/mlserver/.venv/.installed
+	$(BIN)/modelrepo bench
+
+bench-quick: install bench-tools bench/mlserver/.venv/.installed
+	$(BIN)/modelrepo bench --quick
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) bench/mlserver/.venv *.egg-info .pytest_cache .ruff_cache

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
+from bench.cli import bench
 from wrappers.errors import ManifestError
 from wrappers.manifest import MANIFEST_FILE, Manifest
 
 
 @click.group()
 def main() -> None:
-    """Serve, check and list Seldon Core model directories."""
+    """Serve, check, list and benchmark Seldon Core model directories."""
+
+
+main.add_command(bench)
 
 
 @main.command("list")
