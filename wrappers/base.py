@@ -7,13 +7,22 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from packaging.version import Version
 
-from wrappers.errors import ManifestError, ModelFailure, ModelLoadError, ModelNotReady
+from wrappers.batching import MicroBatcher
+from wrappers.budget import Budget
+from wrappers.errors import (
+    InvalidInput,
+    ManifestError,
+    ModelFailure,
+    ModelLoadError,
+    ModelNotReady,
+)
 from wrappers.manifest import Manifest
 from wrappers.settings import Settings
 from wrappers.validation import validate_input
@@ -50,6 +59,8 @@ class ServedModel(ABC):
         self.ready = False
         self.problem = "model not loaded yet"
         self._last = threading.local()
+        self.budget = Budget.for_machine(workers=int(os.environ.get("GUNICORN_WORKERS", 1)))
+        self._run: Callable[[np.ndarray], np.ndarray] = self._predict
 
     # ---- what a framework class provides ---------------------------------------------------
 
@@ -78,6 +89,7 @@ class ServedModel(ABC):
         try:
             self._verify_artifacts()
             self._check_framework_version()
+            self.budget.limit_native_threads()
             self._load()
         except ModelLoadError:
             raise
@@ -85,6 +97,9 @@ class ServedModel(ABC):
             raise ModelLoadError(f"{name}: cannot load {self.model_dir}: {exc}") from exc
         mismatch = self._golden_mismatch() if self.settings.verify_golden else None
         self.ready, self.problem = mismatch is None, mismatch or ""
+        if self.settings.microbatch_rows > 1:  # created here: its lock must not cross a fork
+            wait = self.settings.microbatch_wait_ms / 1000
+            self._run = MicroBatcher(self._predict, self.settings.microbatch_rows, wait)
         if mismatch:
             logger.error("%s is NOT ready: %s", name, mismatch)
         else:
@@ -104,7 +119,7 @@ class ServedModel(ABC):
         )
         started = time.perf_counter()
         try:
-            output = self._predict(batch)
+            output = self._run(batch)
         except Exception as exc:
             raise ModelFailure(
                 f"model {self.manifest.name} failed on a valid input of shape "
@@ -113,6 +128,44 @@ class ServedModel(ABC):
         self._last.rows = len(batch)
         self._last.millis = (time.perf_counter() - started) * 1000
         return output
+
+    def predict_raw(self, request: Any) -> dict[str, Any]:
+        """Answers a REST ``ndarray``/``tensor`` request without Seldon's generic conversion.
+
+        Seldon's generic path converts the payload, asks for class names, tags and metrics in
+        separate calls and records the metrics in two round trips to its metrics process; this
+        builds the same response directly and lets Seldon record the metrics in one. Anything
+        else (gRPC, other payload kinds, requests that carry metrics) takes the generic path.
+        """
+        # imported here: these seldon_core modules import TensorFlow when it is installed
+        from seldon_core.user_model import SeldonNotImplementedError
+        from seldon_core.utils import get_request_path
+
+        if not self.settings.fast_json or not isinstance(request, dict):
+            raise SeldonNotImplementedError("generic path")
+        data, meta = request.get("data"), request.get("meta") or {}
+        if not isinstance(data, dict) or not isinstance(meta, dict) or meta.get("metrics"):
+            raise SeldonNotImplementedError("generic path")
+        if "tensor" in data:
+            kind, features = "tensor", _tensor_features(data["tensor"])
+        elif "ndarray" in data:
+            kind, features = "ndarray", data["ndarray"]
+        else:
+            raise SeldonNotImplementedError("generic path")
+        output = self.predict(features, data.get("names"))
+        if kind == "tensor":
+            payload: Any = {"values": output.ravel().tolist(), "shape": list(output.shape)}
+        else:
+            payload = output.tolist()
+        answer_meta = {"tags": {**meta.get("tags", {}), **self.tags()}}
+        for key, value in (
+            ("metrics", self.metrics()),
+            ("puid", meta.get("puid")),
+            ("requestPath", {**get_request_path(), **meta.get("requestPath", {})}),
+        ):
+            if value:
+                answer_meta[key] = value
+        return {"data": {kind: payload, "names": self.class_names()}, "meta": answer_meta}
 
     def init_metadata(self) -> dict[str, Any]:
         m = self.manifest
@@ -148,14 +201,19 @@ class ServedModel(ABC):
         return {"model_name": self.manifest.name, "model_version": self.manifest.version}
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Per-request metrics of this thread's last prediction, reported once."""
+        """Per-request metrics of this thread's last prediction, reported once.
+
+        The latency is a GAUGE (milliseconds), not a TIMER: Seldon keeps each worker's metrics
+        in a separate process and copies all of them there and back on every request, and a
+        TIMER's 50-bucket histogram made that copy cost more than the model.
+        """
         rows = getattr(self._last, "rows", None)
         self._last.rows = None
         if rows is None:
             return []
         return [
             {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
-            {"type": "TIMER", "key": "modelrepo_model_latency", "value": self._last.millis},
+            {"type": "GAUGE", "key": "modelrepo_model_latency", "value": self._last.millis},
         ]
 
     def health_status(self) -> dict[str, str]:
@@ -210,3 +268,10 @@ class ServedModel(ABC):
             if not equal:
                 return f"golden pair {i}: output {actual.tolist()} differs from {pair.output}"
         return None
+
+
+def _tensor_features(tensor: Any) -> np.ndarray:
+    try:
+        return np.asarray(tensor["values"]).reshape(tensor["shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"expected a tensor with matching values and shape: {exc}") from exc

@@ -24,6 +24,21 @@ class Settings(BaseModel):
     method: str | None = Field(default=None, description="sklearn: predict_proba or predict")
     max_batch_rows: int = Field(default=10_000, ge=1)
     verify_golden: bool = True
+    microbatch_rows: int = Field(
+        default=32,
+        ge=1,
+        description="micro-batching: most rows one model call gathers from concurrent requests; "
+        "1 switches it off",
+    )
+    microbatch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="micro-batching: how long a batch may wait for more requests (0: never)",
+    )
+    fast_json: bool = Field(
+        default=True,
+        description="answer REST ndarray/tensor requests without Seldon's generic conversion",
+    )
 
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:
