@@ -70,6 +70,8 @@ class Case:
     rps: float
     p50_ms: float
     p99_ms: float
+    #: server CPU time per answered request: less sensitive to other load than req/s
+    cpu_ms: float
     worker_rss_mb: float
     total_pss_mb: float
     busy_processes: int
@@ -184,6 +186,7 @@ def measure(
             rps=ok / seconds,
             p50_ms=stats["p50_us"] / 1000,
             p99_ms=stats["p99_us"] / 1000,
+            cpu_ms=memory.cpu_s * 1000 / max(ok, 1),
             worker_rss_mb=memory.worker_rss_mb,
             total_pss_mb=memory.total_pss_mb,
             busy_processes=memory.busy,

@@ -53,6 +53,7 @@ class Memory:
     worker_rss_mb: float  # the largest process that did work during the measurement
     total_pss_mb: float  # all processes of the server, shared pages counted once
     busy: int  # how many processes did work
+    cpu_s: float  # CPU time all processes of the server used
 
 
 def memory_of_busy(before: dict[int, ProcessSample], after: dict[int, ProcessSample]) -> Memory:
@@ -64,4 +65,5 @@ def memory_of_busy(before: dict[int, ProcessSample], after: dict[int, ProcessSam
         worker_rss_mb=max((after[pid].rss_mb for pid in busy), default=0.0),
         total_pss_mb=sum(s.pss_mb for s in after.values()),
         busy=len(busy),
+        cpu_s=sum(used.values()) / os.sysconf("SC_CLK_TCK"),
     )

@@ -83,23 +83,41 @@ def test_a_request_alone_runs_at_once_and_a_large_one_bypasses_the_queue():
     assert batcher.calls == 1  # the large request did not go through the queue
 
 
-def test_waiting_gathers_callers_that_arrive_a_little_later():
-    model = RecordingModel(delay=0)
-    batcher = MicroBatcher(model, max_rows=2, max_wait_s=1.0)
+def test_under_load_a_leader_waits_for_as_many_callers_as_last_time():
+    model = RecordingModel(delay=0.1)
+    batcher = MicroBatcher(model, max_rows=8, max_wait_s=1.0)
+    with ThreadPoolExecutor(3) as pool:  # one call alone, two arriving while it runs
+        calls = [pool.submit(batcher, np.ones((1, 2)))]
+        time.sleep(0.03)
+        calls += [pool.submit(batcher, np.ones((1, 2))) for _ in range(2)]
+        [call.result(timeout=5) for call in calls]
+    assert model.calls == [1, 2]
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(batcher, np.ones((1, 2)))
-        time.sleep(0.05)
+        time.sleep(0.1)  # the second caller comes late; the leader waits for it
         second = pool.submit(batcher, np.full((1, 2), 2.0))
         np.testing.assert_array_equal(first.result(timeout=5), [[2.0, 1.0]])
         np.testing.assert_array_equal(second.result(timeout=5), [[4.0, 2.0]])
-    assert model.calls == [2]
+    assert model.calls == [1, 2, 2]
+
+
+def test_alone_a_leader_never_waits():
+    model = RecordingModel(delay=0)
+    batcher = MicroBatcher(model, max_rows=8, max_wait_s=5.0)
+    started = time.monotonic()
+    for _ in range(3):
+        batcher(np.ones((1, 2)))
+    assert time.monotonic() - started < 1.0
+    assert model.calls == [1, 1, 1]
 
 
 @pytest.mark.parametrize("rows", [32, 1])
 def test_served_model_answers_concurrent_requests_like_the_estimator(rows, monkeypatch):
     monkeypatch.setenv("MODELREPO_MICROBATCH_ROWS", str(rows))
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
     model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
     model.load()
+    assert isinstance(model._run, MicroBatcher) == (rows > 1)
     inputs = [np.asarray(pair.input) for pair in model.manifest.golden] * 4
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(model.predict, inputs))

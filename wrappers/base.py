@@ -97,7 +97,8 @@ class ServedModel(ABC):
             raise ModelLoadError(f"{name}: cannot load {self.model_dir}: {exc}") from exc
         mismatch = self._golden_mismatch() if self.settings.verify_golden else None
         self.ready, self.problem = mismatch is None, mismatch or ""
-        if self.settings.microbatch_rows > 1:  # created here: its lock must not cross a fork
+        # batches form across a worker's threads; created here as its lock must not cross a fork
+        if self.settings.microbatch_rows > 1 and self.budget.threads > 1:
             wait = self.settings.microbatch_wait_ms / 1000
             self._run = MicroBatcher(self._predict, self.settings.microbatch_rows, wait)
         if mismatch:

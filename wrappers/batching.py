@@ -5,7 +5,8 @@ one after the other pays the model's fixed per-call cost (Python dispatch, frame
 for every row; running them together pays it once. The batcher does this without a timer
 thread: the first caller to find the model idle becomes the leader, takes every request queued
 so far (up to ``max_rows`` rows), runs them as one batch and hands each caller exactly its own
-rows. Alone, a request runs at once (no added latency); under load, batches grow by themselves.
+rows. Alone, a request runs at once (no added latency); under load, batches grow by themselves,
+and with ``max_wait_s`` a leader may wait briefly for as many requests as its last batch had.
 The model must treat rows independently, as every ``predict`` does.
 """
 
@@ -48,6 +49,7 @@ class MicroBatcher:
         self._queue: deque[_Pending] = deque()
         self._changed = threading.Condition()
         self._busy = False
+        self._last_group = 1
         #: how many model calls ran and how many requests they answered, for tuning
         self.calls = 0
         self.requests = 0
@@ -77,15 +79,20 @@ class MicroBatcher:
                     self._changed.notify_all()
 
     def _gather(self) -> None:
-        """Waits up to ``max_wait_s`` for the queue to fill (called as leader, lock held)."""
-        if not self.max_wait_s:
+        """Waits (as leader, lock held) up to ``max_wait_s`` for as many requests as the last
+        batch had: under concurrent load the others are on their way; alone, it never waits."""
+        expected = min(self._last_group, self.max_rows)
+        if not self.max_wait_s or expected < 2:
             return
         deadline = time.monotonic() + self.max_wait_s
-        while sum(len(p.rows) for p in self._queue) < self.max_rows:
+        while len(self._queue) < expected and self._queued_rows() < self.max_rows:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             self._changed.wait(left)
+
+    def _queued_rows(self) -> int:
+        return sum(len(p.rows) for p in self._queue)
 
     def _take(self) -> list[_Pending]:
         group = [self._queue.popleft()]
@@ -94,6 +101,7 @@ class MicroBatcher:
             pending = self._queue.popleft()
             group.append(pending)
             rows += len(pending.rows)
+        self._last_group = len(group)
         return group
 
     def _run(self, group: list[_Pending]) -> None:

@@ -31,9 +31,10 @@ class Settings(BaseModel):
         "1 switches it off",
     )
     microbatch_wait_ms: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0,
-        description="micro-batching: how long a batch may wait for more requests (0: never)",
+        description="micro-batching: how long a batch may wait for as many requests as the "
+        "last one had (never when requests come one at a time; 0: never)",
     )
     fast_json: bool = Field(
         default=True,
