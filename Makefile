@@ -1,4 +1,5 @@
-# Two entry points: `make serve` (the default model on REST 9000 / gRPC 5000) and `make test`.
+# Entry points: `make serve` (the default model on REST 9000 / gRPC 5000), `make test` and
+# `make bench` (every model against its baselines; results in bench/results/).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,14 +7,14 @@ MODEL ?= sklearn-iris
 WORKERS ?= 1
 HOST ?= 127.0.0.1
 
-.PHONY: install fuzz-venv serve test lint builder clean
+.PHONY: install fuzz-venv serve test lint builder clean bench bench-quick bench-tools
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,bench,test]"
 	touch $@
 
 # schemathesis cannot live beside seldon-core 1.18.2, so it gets its own .venv-fuzz
@@ -28,8 +29,22 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint fuzz-venv
+test: lint fuzz-venv bench-tools
 	$(BIN)/python -m pytest
+
+# the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "could not install wrk: the benchmark cannot run"
+
+bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt bench/mlserver/setup.sh
+	PYTHON=$(PYTHON) bench/mlserver/setup.sh
+
+bench: install bench-tools bench/mlserver/.venv/.installed
+	$(BIN)/modelrepo bench
+
+bench-quick: install bench-tools bench/mlserver/.venv/.installed
+	$(BIN)/modelrepo bench --quick
 
 # the s2i builder image for one framework (needs a Docker engine): FRAMEWORK=sklearn|tensorflow|torch
 FRAMEWORK ?= sklearn
@@ -37,4 +52,4 @@ builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
 
 clean:
-	rm -rf $(VENV) .venv-fuzz *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-fuzz bench/mlserver/.venv *.egg-info .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
@@ -18,6 +19,8 @@ import numpy as np
 from flask import Blueprint
 from packaging.version import Version
 
+from wrappers.batching import MicroBatcher
+from wrappers.budget import Budget
 from wrappers.errors import (
     InvalidInput,
     ManifestError,
@@ -106,6 +109,8 @@ class ServedModel(ABC):
         self.ready = False
         self.problem = "model not loaded yet"
         self._last = threading.local()
+        self.budget = Budget.for_machine(workers=int(os.environ.get("GUNICORN_WORKERS", 1)))
+        self._run: Callable[[np.ndarray], np.ndarray] = self._predict
 
     # ---- what a framework class provides ---------------------------------------------------
 
@@ -167,6 +172,7 @@ class ServedModel(ABC):
         try:
             self._verify_artifacts()
             self._check_framework_version()
+            self.budget.limit_native_threads()
             self._load()
         except ModelLoadError:
             raise
@@ -174,6 +180,10 @@ class ServedModel(ABC):
             raise ModelLoadError(f"{name}: cannot load {self.model_dir}: {exc}") from exc
         mismatch = self._golden_mismatch() if self.settings.verify_golden else None
         self.ready, self.problem = mismatch is None, mismatch or ""
+        # batches form across a worker's threads; created here as its lock must not cross a fork
+        if self.settings.microbatch_rows > 1 and self.budget.threads > 1:
+            wait = self.settings.microbatch_wait_ms / 1000
+            self._run = MicroBatcher(self._predict, self.settings.microbatch_rows, wait)
         if mismatch:
             logger.error("%s is NOT ready: %s", name, mismatch)
         elif not self.verified:
@@ -193,20 +203,25 @@ class ServedModel(ABC):
         return error_blueprint(self.manifest.name, self.settings.max_request_bytes)
 
     def predict_raw(self, request: Any) -> Any:
-        """Checks the request's envelope before Seldon converts it, then lets Seldon go on.
+        """Checks the request's envelope before Seldon converts it; answers REST
+        ``ndarray``/``tensor`` requests directly.
 
         Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``);
         ``SeldonNotImplementedError`` is its signal to continue with its own conversion and
-        ``predict``, which now cannot fail on a ragged or malformed payload.
+        ``predict``, which then cannot fail on a ragged or malformed payload.
         """
         from seldon_core.proto.prediction_pb2 import SeldonMessage
         from seldon_core.user_model import SeldonNotImplementedError
 
+        answer = None
         if isinstance(request, SeldonMessage):
             check_proto(request)
         elif isinstance(request, dict | list):
             check_message(request)
-        raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+            answer = self._answer_json(request)
+        if answer is None:
+            raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+        return answer
 
     def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
         """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
@@ -229,7 +244,7 @@ class ServedModel(ABC):
         )
         started = time.perf_counter()
         try:
-            output = self._predict(batch)
+            output = self._run(batch)
         except InvalidInput:  # a framework's own input check, said in the model's terms
             raise
         except Exception as exc:
@@ -266,6 +281,43 @@ class ServedModel(ABC):
         encoded[~finite] = None
         return encoded
 
+    def _answer_json(self, request: Any) -> dict[str, Any] | None:
+        """Answers a REST ``ndarray``/``tensor`` request without Seldon's generic conversion.
+
+        Seldon's generic path converts the payload, asks for class names, tags and metrics in
+        separate calls and records the metrics in two round trips to its metrics process; this
+        builds the same response directly and lets Seldon record the metrics in one. ``None``
+        for anything else (other payload kinds, requests that carry metrics): the generic path.
+        """
+        # imported here: this seldon_core module imports TensorFlow when it is installed
+        from seldon_core.utils import get_request_path
+
+        if not self.settings.fast_json or not isinstance(request, dict):
+            return None
+        data, meta = request.get("data"), request.get("meta") or {}
+        if not isinstance(data, dict) or not isinstance(meta, dict) or meta.get("metrics"):
+            return None
+        if "tensor" in data:
+            kind, features = "tensor", _tensor_features(data["tensor"])
+        elif "ndarray" in data:
+            kind, features = "ndarray", data["ndarray"]
+        else:
+            return None
+        output = self.predict(features, data.get("names"))
+        if kind == "tensor":
+            payload: Any = {"values": output.ravel().tolist(), "shape": list(output.shape)}
+        else:
+            payload = output.tolist()
+        answer_meta = {"tags": {**meta.get("tags", {}), **self.tags()}}
+        for key, value in (
+            ("metrics", self.metrics()),
+            ("puid", meta.get("puid")),
+            ("requestPath", {**get_request_path(), **meta.get("requestPath", {})}),
+        ):
+            if value:
+                answer_meta[key] = value
+        return {"data": {kind: payload, "names": self.class_names()}, "meta": answer_meta}
+
     def init_metadata(self) -> dict[str, Any]:
         m = self.manifest
         return {
@@ -301,7 +353,12 @@ class ServedModel(ABC):
         return {"model_name": self.manifest.name, "model_version": self.manifest.version}
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Per-request metrics of this thread's last prediction, reported once."""
+        """Per-request metrics of this thread's last prediction, reported once.
+
+        The latency is a GAUGE (milliseconds), not a TIMER: Seldon keeps each worker's metrics
+        in a separate process and copies all of them there and back on every request, and a
+        TIMER's 50-bucket histogram made that copy cost more than the model.
+        """
         rows = getattr(self._last, "rows", None)
         nonfinite = getattr(self._last, "nonfinite", 0)
         self._last.rows, self._last.nonfinite = None, 0
@@ -309,7 +366,7 @@ class ServedModel(ABC):
             return []
         metrics = [
             {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
-            {"type": "TIMER", "key": "modelrepo_model_latency", "value": self._last.millis},
+            {"type": "GAUGE", "key": "modelrepo_model_latency", "value": self._last.millis},
         ]
         if nonfinite:
             metrics.append(
@@ -388,3 +445,10 @@ class ServedModel(ABC):
             if not equal:
                 return f"golden pair {i}: output {actual.tolist()} differs from {pair.output}"
         return None
+
+
+def _tensor_features(tensor: Any) -> np.ndarray:
+    try:
+        return np.asarray(tensor["values"]).reshape(tensor["shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"expected a tensor with matching values and shape: {exc}") from exc

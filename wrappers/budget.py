@@ -28,6 +28,21 @@ class Budget:
         threads = threads or int(os.environ.get("GUNICORN_THREADS", 1))
         return cls(workers=workers, threads=threads, intra_op_threads=max(1, cpus // workers))
 
+    def limit_native_threads(self) -> None:
+        """Caps this worker's OpenMP and BLAS pools at its share of the cores.
+
+        The variables only reach libraries that load later; threadpoolctl (installed with
+        scikit-learn) also resizes the pools already loaded.
+        """
+        for name, value in self.environment().items():
+            if name.endswith("_NUM_THREADS"):
+                os.environ.setdefault(name, value)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        threadpool_limits(self.intra_op_threads)
+
     def environment(self) -> dict[str, str]:
         """Environment for ``seldon-core-microservice`` so workers don't oversubscribe cores."""
         intra = str(self.intra_op_threads)

@@ -168,6 +168,14 @@ def main() -> None:
     logging.getLogger("wrappers").setLevel(logging.CRITICAL)
 
 
+try:  # the benchmark ships with the repository, not with the serving images
+    from bench.cli import bench
+except ImportError:
+    pass
+else:
+    main.add_command(bench)
+
+
 # ---- new ---------------------------------------------------------------------------------------
 
 NEW_EXAMPLES = """\b

@@ -32,6 +32,22 @@ class Settings(BaseModel):
         default=False,
         description="serve a directory without manifest.json (no hash, version or golden check)",
     )
+    microbatch_rows: int = Field(
+        default=32,
+        ge=1,
+        description="micro-batching: most rows one model call gathers from concurrent requests; "
+        "1 switches it off",
+    )
+    microbatch_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="micro-batching: how long a batch may wait for as many requests as the "
+        "last one had (never when requests come one at a time; 0: never)",
+    )
+    fast_json: bool = Field(
+        default=True,
+        description="answer REST ndarray/tensor requests without Seldon's generic conversion",
+    )
 
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:

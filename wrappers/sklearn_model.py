@@ -86,6 +86,7 @@ class SklearnModel(ServedModel):
         self.estimator = joblib.load(
             self.model_dir / self.manifest.options.get("artifact", self.artifact_file)
         )
+        fit_jobs_to_budget(self.estimator, self.budget.intra_op_threads)
         if not hasattr(self.estimator, self.method):
             usable = [m for m in METHODS if hasattr(self.estimator, m)]
             raise ModelLoadError(
@@ -132,3 +133,12 @@ class SklearnModel(ServedModel):
 def _dtype_name(estimator: Any) -> str:
     classes = getattr(estimator, "classes_", None)
     return str(np.asarray(classes).dtype) if classes is not None else "float64"
+
+
+def fit_jobs_to_budget(estimator: Any, threads: int) -> None:
+    """Every ``n_jobs`` of the estimator (and of its steps) to this worker's share of cores."""
+    if not hasattr(estimator, "get_params"):
+        return
+    names = [k for k in estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+    if names:
+        estimator.set_params(**dict.fromkeys(names, threads))

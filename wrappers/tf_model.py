@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,12 @@ SIGNATURE = "serving_default"
 
 
 class TFModel(ServedModel):
-    """Calls the SavedModel's serving signature directly: no Keras ``predict`` per request."""
+    """Runs the SavedModel's serving signature: no Keras ``predict`` per request.
+
+    The signature runs as a graph-mode session callable: the same serving graph that
+    ``tf.saved_model.load(...).signatures[...]`` would call eagerly, at a tenth of its per-call
+    dispatch cost (the cost that dominates a small model's latency).
+    """
 
     framework = "tensorflow"
     distribution = "tensorflow-cpu"
@@ -25,8 +31,6 @@ class TFModel(ServedModel):
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
         self.serve: Any = None
-        self.input_key = ""
-        self.output_key = ""
 
     def unverified_manifest(self) -> Manifest:
         """``saved_model/<version>/`` alone (the highest version): the schema is read from the
@@ -80,25 +84,55 @@ class TFModel(ServedModel):
 
         options = self.manifest.options
         path = self.model_dir / options.get("saved_model", SAVED_MODEL) / self.manifest.version
-        loaded = tf.saved_model.load(str(path))
-        signature = options.get("signature", SIGNATURE)
-        if signature not in loaded.signatures:
+        threads = self.budget.intra_op_threads
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=threads,
+            inter_op_parallelism_threads=threads,
+            use_per_session_threads=True,
+        )
+        graph = tf.Graph()
+        session = tf.compat.v1.Session(graph=graph, config=config)
+        with graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.load(session, [tf.saved_model.SERVING], str(path))
+        name = options.get("signature", SIGNATURE)
+        if name not in meta_graph.signature_def:
             raise ModelLoadError(
-                f"{path} has no signature {signature!r}: {list(loaded.signatures)}"
+                f"{path} has no signature {name!r}: {list(meta_graph.signature_def)}"
             )
-        serve = loaded.signatures[signature]
-        _, inputs = serve.structured_input_signature
-        if len(inputs) != 1:
+        signature = meta_graph.signature_def[name]
+        if len(signature.inputs) != 1:
             raise ModelLoadError(
-                f"signature {signature!r} takes {len(inputs)} inputs; one expected"
+                f"signature {name!r} takes {len(signature.inputs)} inputs; one expected"
             )
-        self.input_key = next(iter(inputs))
-        self.output_key = options.get("output") or next(iter(serve.structured_outputs))
-        self._loaded, self.serve, self._tf = loaded, serve, tf  # keep the object graph alive
+        output = options.get("output") or sorted(signature.outputs)[0]
+        if output not in signature.outputs:
+            raise ModelLoadError(f"signature {name!r} has no output {output!r}")
+        (feed,) = signature.inputs.values()
+        self.serve = session_callable(session, feed.name, signature.outputs[output].name)
+        self._session = session  # keeps the graph and its variables alive
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
-        result = self.serve(**{self.input_key: self._tf.constant(batch)})[self.output_key]
-        return result.numpy().reshape(len(batch), -1)
+        return np.asarray(self.serve(batch)).reshape(len(batch), -1)
+
+
+def session_callable(session: Any, feed: str, fetch: str) -> Callable[[np.ndarray], Any]:
+    """The session's C-level callable for one feed and one fetch (about 30 µs a call).
+
+    ``Session.make_callable`` with a feed list runs the generic ``Session.run`` in Python
+    (about 250 µs); ``_make_callable_from_options`` is the C API's callable that Keras 2 used.
+    It is not public, so a TensorFlow without it gets the public, slower callable.
+    """
+    from tensorflow.core.protobuf import config_pb2
+
+    make = getattr(session, "_make_callable_from_options", None)
+    if make is None:
+        graph = session.graph
+        generic = session.make_callable(
+            graph.get_tensor_by_name(fetch), [graph.get_tensor_by_name(feed)]
+        )
+        return generic
+    run = make(config_pb2.CallableOptions(feed=[feed], fetch=[fetch]))
+    return lambda batch: run(batch)[0]
 
 
 def _width(info: Any) -> int:

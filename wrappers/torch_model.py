@@ -33,6 +33,7 @@ class TorchModel(ServedModel):
     def _load(self) -> None:
         import torch
 
+        torch.set_num_threads(self.budget.intra_op_threads)
         options = self.manifest.options
         network = build_network(
             self.model_dir, options["architecture"], options.get("init_kwargs", {})

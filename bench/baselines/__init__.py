@@ -1,0 +1,1 @@
+"""Servers the harness compares the repository's models against."""

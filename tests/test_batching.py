@@ -1,0 +1,125 @@
+"""Micro-batching: concurrent callers share model calls and each gets exactly its own rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from conftest import MODELS_DIR
+
+from wrappers import SklearnModel
+from wrappers.batching import MicroBatcher
+
+
+class RecordingModel:
+    """Row-wise model (each row's sum, its first value) that records the size of every call."""
+
+    def __init__(self, delay: float = 0.02) -> None:
+        self.calls: list[int] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        with self.lock:
+            self.calls.append(len(rows))
+        time.sleep(self.delay)
+        if (rows < 0).any():
+            raise ValueError("negative input")
+        return np.stack([rows.sum(axis=1), rows[:, 0]], axis=1)
+
+
+def run_concurrently(batcher: MicroBatcher, inputs: list[np.ndarray]) -> list[object]:
+    start = threading.Barrier(len(inputs))
+
+    def call(rows: np.ndarray) -> object:
+        start.wait()
+        try:
+            return batcher(rows)
+        except ValueError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        return list(pool.map(call, inputs))
+
+
+def test_concurrent_callers_get_their_own_rows_from_shared_calls():
+    model = RecordingModel()
+    batcher = MicroBatcher(model, max_rows=32)
+    inputs = [np.full((1 + i % 3, 4), float(i)) for i in range(12)]
+    answers = run_concurrently(batcher, inputs)
+    for rows, answer in zip(inputs, answers, strict=True):
+        np.testing.assert_array_equal(answer, np.stack([rows.sum(axis=1), rows[:, 0]], axis=1))
+    assert len(model.calls) < len(inputs), "some requests must have shared a call"
+    assert sum(model.calls) == sum(len(rows) for rows in inputs)
+    assert batcher.requests == len(inputs) and batcher.calls == len(model.calls)
+
+
+def test_batches_never_exceed_the_row_limit():
+    model = RecordingModel()
+    run_concurrently(MicroBatcher(model, max_rows=5), [np.ones((2, 3))] * 10)
+    assert max(model.calls) <= 5
+
+
+def test_a_failing_request_fails_alone():
+    model = RecordingModel()
+    batcher = MicroBatcher(model, max_rows=32)
+    inputs = [np.full((1, 2), -1.0 if i == 3 else float(i)) for i in range(8)]
+    answers = run_concurrently(batcher, inputs)
+    assert isinstance(answers[3], ValueError)
+    for i, answer in enumerate(answers):
+        if i != 3:
+            np.testing.assert_array_equal(answer, [[2.0 * i, float(i)]])
+
+
+def test_a_request_alone_runs_at_once_and_a_large_one_bypasses_the_queue():
+    model = RecordingModel(delay=0)
+    batcher = MicroBatcher(model, max_rows=4, max_wait_s=0)
+    batcher(np.ones((1, 2)))
+    batcher(np.ones((10, 2)))
+    assert model.calls == [1, 10]
+    assert batcher.calls == 1  # the large request did not go through the queue
+
+
+def test_under_load_a_leader_waits_for_as_many_callers_as_last_time():
+    model = RecordingModel(delay=0.1)
+    batcher = MicroBatcher(model, max_rows=8, max_wait_s=1.0)
+    with ThreadPoolExecutor(3) as pool:  # one call alone, two arriving while it runs
+        calls = [pool.submit(batcher, np.ones((1, 2)))]
+        time.sleep(0.03)
+        calls += [pool.submit(batcher, np.ones((1, 2))) for _ in range(2)]
+        [call.result(timeout=5) for call in calls]
+    assert model.calls == [1, 2]
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(batcher, np.ones((1, 2)))
+        time.sleep(0.1)  # the second caller comes late; the leader waits for it
+        second = pool.submit(batcher, np.full((1, 2), 2.0))
+        np.testing.assert_array_equal(first.result(timeout=5), [[2.0, 1.0]])
+        np.testing.assert_array_equal(second.result(timeout=5), [[4.0, 2.0]])
+    assert model.calls == [1, 2, 2]
+
+
+def test_alone_a_leader_never_waits():
+    model = RecordingModel(delay=0)
+    batcher = MicroBatcher(model, max_rows=8, max_wait_s=5.0)
+    started = time.monotonic()
+    for _ in range(3):
+        batcher(np.ones((1, 2)))
+    assert time.monotonic() - started < 1.0
+    assert model.calls == [1, 1, 1]
+
+
+@pytest.mark.parametrize("rows", [32, 1])
+def test_served_model_answers_concurrent_requests_like_the_estimator(rows, monkeypatch):
+    monkeypatch.setenv("MODELREPO_MICROBATCH_ROWS", str(rows))
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
+    model.load()
+    assert isinstance(model._run, MicroBatcher) == (rows > 1)
+    inputs = [np.asarray(pair.input) for pair in model.manifest.golden] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(model.predict, inputs))
+    for batch, answer in zip(inputs, answers, strict=True):
+        np.testing.assert_array_equal(answer, model.estimator.predict_proba(batch))
