@@ -69,7 +69,9 @@ def test_resources_follow_the_worker_count(deployment):
     workers = env["GUNICORN_WORKERS"]
     assert container["resources"]["requests"]["cpu"] == workers
     assert container["resources"]["limits"] == container["resources"]["requests"]
-    assert env == Budget.for_machine(cpus=int(workers), workers=int(workers)).environment()
+    threads = int(env["GUNICORN_THREADS"])
+    budget = Budget.for_machine(cpus=int(workers), workers=int(workers), threads=threads)
+    assert env == budget.environment()
 
 
 def test_model_parameters_are_the_wrappers_settings(deployment):
@@ -167,7 +169,7 @@ def break_field(resource: dict, change: str) -> dict:
         ("no predictors", "[] is too short"),
         ("probe on a missing port", "livenessProbe probes port 'web'"),
         ("graph node without container", "graph node 'classifier' has no container"),
-        ("cores differ from workers", "resources.requests.cpu is 4 but GUNICORN_WORKERS is 1"),
+        ("cores differ from workers", "resources.requests.cpu is 4 but GUNICORN_WORKERS is 2"),
         ("duplicate port", "port names and numbers must be unique"),
     ],
 )

@@ -74,4 +74,4 @@ def test_a_tensor_whose_values_do_not_fit_its_shape_is_a_client_error(seldon_met
     app = client("sklearn-iris", True, seldon_metrics, monkeypatch)
     answer = app.post(PATH, json={"data": {"tensor": {"shape": [3, 4], "values": [1.0]}}})
     assert answer.status_code == 400  # Seldon's generic path answers 500 here
-    assert "matching values and shape" in answer.get_json()["status"]["info"]
+    assert "shape [3, 4] needs 12" in answer.get_json()["status"]["info"]

@@ -65,7 +65,7 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
     assert "PASSED" in built.stdout
     assert (app / "model.joblib").read_bytes() == (source / "model.joblib").read_bytes()
 
-    # the server the image's CMD would start: no GUNICORN_* set, so the budget decides
+    # the server the image's CMD would start
     service = Microservice(app, log_path=tmp_path / "run.log")
     env = script_env(
         source,
@@ -97,7 +97,8 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
     finally:
         service.stop()
     workers = re.search(r"'workers': (\d+)", service.log_path.read_text())
-    assert workers and int(workers.group(1)) == cpu_count()  # the budget: one per core
+    # the image runs the workers its deployment asks cores for (.s2i/environment)
+    assert workers and workers.group(1) == s2i_environment(app)["GUNICORN_WORKERS"]
 
 
 def test_assemble_fails_the_build_for_a_tampered_model(scaffolded, tmp_path):

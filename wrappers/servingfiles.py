@@ -53,8 +53,12 @@ def requirements_txt(manifest: Manifest) -> str:
     return "\n".join(pins) + "\n"
 
 
-def s2i_environment() -> str:
-    return f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={SERVICE_TYPE}\nPERSISTENCE=0\n"
+def s2i_environment(options: DeploymentOptions) -> str:
+    """What the image runs, with the deployment's workers and threads so both agree."""
+    return (
+        f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={SERVICE_TYPE}\nPERSISTENCE=0\n"
+        f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n"
+    )
 
 
 def request_json(manifest: Manifest) -> str:
@@ -71,7 +75,7 @@ def render(
     return {
         "MyModel.py": my_model_py(manifest),
         "requirements.txt": requirements_txt(manifest),
-        ".s2i/environment": s2i_environment(),
+        ".s2i/environment": s2i_environment(options),
         "request.json": request_json(manifest),
         DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
     }
