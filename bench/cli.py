@@ -13,28 +13,35 @@ RESULTS = Path(__file__).resolve().parent / "results"
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="One short case per server: a smoke test.")
 @click.option(
+    "--ablation",
+    is_flag=True,
+    help="Each model from Seldon's defaults to its deployed settings, one change at a time.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Where results.md/.png/.json go [default: {RESULTS} ({RESULTS / 'quick'} with --quick)]",
+    help=f"Where results.md/.png/.json go [default: {RESULTS}, or its quick/ or ablation/]",
 )
 @click.option("--only", multiple=True, help="Run only these servers (keys as in the table).")
-def bench(quick: bool, out: Path | None, only: tuple[str, ...]) -> None:
+def bench(quick: bool, ablation: bool, out: Path | None, only: tuple[str, ...]) -> None:
     """Serve every model and its baselines side by side and measure them under load."""
     from bench import harness, report
     from bench.servers import MLSERVER_VENV
 
     work_dir = harness.default_work_dir()
-    servers = [s for s in harness.standard_servers(work_dir) if not only or s.key in only]
+    suite = harness.ablation_servers() if ablation else harness.standard_servers(work_dir)
+    servers = [s for s in suite if not only or s.key in only]
     if (
         any(s.key == "mlserver" for s in servers)
         and not (MLSERVER_VENV / "bin" / "mlserver").exists()
     ):
         click.echo("creating MLServer's environment (bench/mlserver/.venv) ...")
         subprocess.run([str(MLSERVER_VENV.parent / "setup.sh")], check=True)
-    plan = harness.QUICK if quick else harness.FULL
+    plan = harness.QUICK if quick else harness.ABLATION if ablation else harness.FULL
     run = harness.run_benchmark(servers, plan, work_dir, log=click.echo)
-    path = report.write(run, out or (RESULTS / "quick" if quick else RESULTS))
+    default = RESULTS / "quick" if quick else RESULTS / "ablation" if ablation else RESULTS
+    path = report.write(run, out or default, targets=not ablation)
     click.echo(f"\nwrote {path} (work files and server logs in {work_dir})\n")
     click.echo(path.read_text())
     if not all(check.equal for check in run.checks):

@@ -56,6 +56,7 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(duration=1, warmup=0, rounds=1, concurrencies=(8,), rows=(1,))
+ABLATION = Plan(rows=(1,))
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,54 @@ def standard_servers(run_dir: Path) -> list[Server]:
         deployed = s2i_environment(MODELS / name)
         servers.append(model_server(name, "deployed", deployed, f"{name} as deployed"))
         servers.append(model_server(name, "plain", PLAIN, f"{name}, Seldon defaults"))
+    return servers
+
+
+def ablation_servers() -> list[Server]:
+    """Each model from Seldon's defaults to its deployed settings, one change at a time."""
+    baseline = {**PLAIN, "GUNICORN_WORKERS": "2"}
+    fast = {**baseline, "MODELREPO_FAST_JSON": "true"}
+    steps = {
+        "sklearn-iris": [
+            ("1-plain", PLAIN, "Seldon defaults: 1 worker, generic path"),
+            ("2-workers", baseline, "2 workers"),
+            ("3-fastjson", fast, "2 workers, JSON fast path"),
+            (
+                "4-batching",
+                {
+                    **fast,
+                    "GUNICORN_THREADS": "8",
+                    "MODELREPO_MICROBATCH_ROWS": "32",
+                    "MODELREPO_MICROBATCH_WAIT_MS": "0",
+                },
+                "+ 8 threads, micro-batching without waiting",
+            ),
+        ],
+        "torch-classifier": [
+            ("1-plain", PLAIN, "Seldon defaults: 1 worker, generic path"),
+            ("2-workers", baseline, "2 workers"),
+            (
+                "4-batching",
+                {**fast, "GUNICORN_THREADS": "8", "MODELREPO_MICROBATCH_ROWS": "32"},
+                "2 workers, fast path, 8 threads with micro-batching",
+            ),
+        ],
+        "tf-regressor": [
+            ("1-plain", PLAIN, "Seldon defaults: 1 worker, generic path"),
+            ("2-workers", baseline, "2 workers"),
+            (
+                "4-batching",
+                {**fast, "GUNICORN_THREADS": "8", "MODELREPO_MICROBATCH_ROWS": "32"},
+                "2 workers, fast path, 8 threads with micro-batching",
+            ),
+        ],
+    }
+    servers = [ceiling_server(list(MODEL_NAMES))]
+    for name, variants in steps.items():
+        for key, env, label in variants:
+            servers.append(model_server(name, key, env, f"{name}: {label}"))
+        deployed = s2i_environment(MODELS / name)
+        servers.append(model_server(name, "deployed", deployed, f"{name} as deployed"))
     return servers
 
 

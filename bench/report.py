@@ -94,18 +94,8 @@ def case_label(run: Run, case: Case) -> str:
     return label
 
 
-def markdown(run: Run, plot_name: str | None = None) -> str:
-    m, plan = run.machine, run.plan
+def target_table(run: Run) -> list[str]:
     lines = [
-        f"Measured on {m['date']}: **{m['cores']} cores** ({m['cpu']}), Python {m['python']}, "
-        f"load average {m['load_before']} before the run. Load: `wrk`, 1 thread, c connections "
-        f"each with one request in flight, {plan.duration} s per case, best of {plan.rounds} "
-        f"rounds; all servers up together and visited in turn, so ratios compare like with like.",
-        "",
-    ]
-    if plot_name:
-        lines += [f"![throughput and latency]({plot_name})", ""]
-    lines += [
         "| target | measured | goal | met | same ratio by CPU time per request |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -117,7 +107,23 @@ def markdown(run: Run, plot_name: str | None = None) -> str:
             f"| {target.name} | {_fmt(value, target.unit)} | {target.goal} | {met} | "
             f"{_fmt(cpu, target.unit) if cpu is not None else ''} |"
         )
-    lines += ["", "| server | settings | start-up to first answer |", "| --- | --- | --- |"]
+    return lines
+
+
+def markdown(run: Run, plot_name: str | None = None, targets: bool = True) -> str:
+    m, plan = run.machine, run.plan
+    lines = [
+        f"Measured on {m['date']}: **{m['cores']} cores** ({m['cpu']}), Python {m['python']}, "
+        f"load average {m['load_before']} before the run. Load: `wrk`, 1 thread, c connections "
+        f"each with one request in flight, {plan.duration} s per case, best of {plan.rounds} "
+        f"rounds; all servers up together and visited in turn, so ratios compare like with like.",
+        "",
+    ]
+    if plot_name:
+        lines += [f"![throughput and latency]({plot_name})", ""]
+    if targets:
+        lines += [*target_table(run), ""]
+    lines += ["| server | settings | start-up to first answer |", "| --- | --- | --- |"]
     for key, seconds in run.startup_s.items():
         lines.append(f"| `{key}` | {run.servers[key]} | {seconds:.1f} s |")
     lines += ["", "Predictions on the same 100-row batch:", ""]
@@ -185,11 +191,11 @@ def plot(run: Run, path: Path) -> None:
     plt.close(figure)
 
 
-def write(run: Run, out_dir: Path) -> Path:
+def write(run: Run, out_dir: Path, targets: bool = True) -> Path:
     """Writes results.json, results.md and results.png into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(run.to_json())
     plot(run, out_dir / "results.png")
     path = out_dir / "results.md"
-    path.write_text(markdown(run, "results.png"))
+    path.write_text(markdown(run, "results.png", targets))
     return path

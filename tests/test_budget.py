@@ -16,12 +16,24 @@ def test_budget_splits_the_cores_between_workers(workers):
     assert budget.environment()["OMP_NUM_THREADS"] == str(4 // workers)
 
 
-def test_sklearn_estimator_jobs_fit_the_worker_budget(monkeypatch):
-    monkeypatch.setenv("GUNICORN_WORKERS", str(cpu_count()))
+@pytest.mark.parametrize(("trained", "served"), [(None, None), (1, 1), (-1, 2), (8, 2)])
+def test_sklearn_jobs_are_capped_at_the_worker_budget(trained, served):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from wrappers.sklearn_model import fit_jobs_to_budget
+
+    forest = RandomForestClassifier(n_jobs=trained)
+    fit_jobs_to_budget(make_pipeline(StandardScaler(), forest), threads=2)
+    assert forest.n_jobs == served
+
+
+def test_the_iris_forest_keeps_one_job(monkeypatch):
+    monkeypatch.setenv("GUNICORN_WORKERS", "1")
     model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
     model.load()
-    assert model.budget.intra_op_threads == 1
-    assert model.estimator.n_jobs == 1
+    assert model.estimator.n_jobs in (None, 1)
 
 
 def test_torch_threads_fit_the_worker_budget(monkeypatch):

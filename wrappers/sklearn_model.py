@@ -136,9 +136,18 @@ def _dtype_name(estimator: Any) -> str:
 
 
 def fit_jobs_to_budget(estimator: Any, threads: int) -> None:
-    """Every ``n_jobs`` of the estimator (and of its steps) to this worker's share of cores."""
+    """Caps every ``n_jobs`` of the estimator (and of its steps) at this worker's share of
+    the cores. A smaller value stays: for the few rows of a request, joblib's threads cost
+    more than they save, so workers, not jobs, use the cores."""
     if not hasattr(estimator, "get_params"):
         return
-    names = [k for k in estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-    if names:
-        estimator.set_params(**dict.fromkeys(names, threads))
+    params = estimator.get_params(deep=True)
+    too_many = {
+        name: threads
+        for name, jobs in params.items()
+        if (name == "n_jobs" or name.endswith("__n_jobs"))
+        and isinstance(jobs, int)
+        and (jobs < 0 or jobs > threads)
+    }
+    if too_many:
+        estimator.set_params(**too_many)
