@@ -84,7 +84,7 @@ TARGETS = [
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "not measured"
-    return f"{value:.0%}" if unit == "%" else f"{value:.2f}x"
+    return f"{value:.0%}" if unit == "%" else f"{value:.3f}x" if value < 10 else f"{value:.1f}x"
 
 
 def case_label(run: Run, case: Case) -> str:
