@@ -84,7 +84,7 @@ TARGETS = [
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "not measured"
-    return f"{value:.0%}" if unit == "%" else f"{value:.2f}x"
+    return f"{value:.0%}" if unit == "%" else f"{value:.3f}x" if value < 10 else f"{value:.1f}x"
 
 
 def case_label(run: Run, case: Case) -> str:
@@ -179,7 +179,7 @@ def plot(run: Run, path: Path) -> None:
         axis.invert_yaxis()
         axis.set_title(title, fontsize=10)
         for y, v in enumerate(values):
-            axis.text(v, y, f" {v:.3g}", va="center", fontsize=8)
+            axis.text(v, y, f" {v:.0f}" if v >= 100 else f" {v:.3g}", va="center", fontsize=8)
     axes[1].set_yticklabels([])
     figure.suptitle(
         f"modelrepo serving benchmark: {run.machine['cores']} cores, {run.machine['date']} "
