@@ -2,8 +2,9 @@
 
 Seldon Core 1.18.2 binds its REST, metrics and gRPC servers to 0.0.0.0 and offers no option to
 change that. This runs Seldon's own ``main`` with every other argument after applying the
-corrections in ``wrappers.seldon_patches``: the bind host, gRPC status codes, and a metrics
-lock that a killed worker cannot leave held.
+corrections in ``wrappers.seldon_patches`` (the bind host, gRPC status codes) and
+``wrappers.worker_metrics`` (metrics kept by each worker, behind a lock a killed worker cannot
+leave held).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 
 import click
 
-from wrappers.seldon_patches import bind_to, map_grpc_errors, survive_killed_workers
+from wrappers.seldon_patches import bind_to, map_grpc_errors
+from wrappers.worker_metrics import keep_metrics_in_workers
 
 ALL_INTERFACES = "0.0.0.0"
 
@@ -42,7 +44,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
         raise click.UsageError("Seldon's --debug server always binds 0.0.0.0; drop --debug")
     bind_to(host)
     map_grpc_errors()
-    survive_killed_workers()
+    keep_metrics_in_workers()
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 

@@ -1,4 +1,4 @@
-"""Three contained corrections to Seldon Core 1.18.2's servers, applied by ``wrappers.launch``.
+"""Contained corrections to Seldon Core 1.18.2's servers, applied by ``wrappers.launch``.
 
 Each replaces one name in a Seldon module, in the launching process only (its forked servers
 inherit it), and leaves the rest of Seldon as it is:
@@ -8,22 +8,14 @@ inherit it), and leaves the rest of Seldon as it is:
   that keep Seldon's ports and use the chosen host.
 * ``map_grpc_errors``: a refused gRPC request ends with UNKNOWN; the servicer is swapped for one
   that answers Seldon's errors with INVALID_ARGUMENT, UNAVAILABLE, ... and their message.
-* ``survive_killed_workers``: ``SeldonMetrics`` guards the metrics all workers share with a
-  ``multiprocessing.Manager`` lock, taken several times on every request. A worker killed while
-  holding it (SIGKILL, the OOM killer) leaves it held, and every other worker then blocks
-  forever on its next request. The lock is swapped for an ``flock`` the kernel releases when
-  its holder dies.
+
+``wrappers.worker_metrics`` holds the third: how workers record their custom metrics.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import tempfile
-import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import grpc
@@ -101,52 +93,3 @@ def grpc_status(http_status: int) -> grpc.StatusCode:
     if http_status in codes:
         return codes[http_status]
     return grpc.StatusCode.INTERNAL if http_status >= 500 else grpc.StatusCode.INVALID_ARGUMENT
-
-
-class ProcessSafeLock:
-    """A lock for the processes forked from its creator that dies with its holder.
-
-    ``flock(2)`` locks belong to an open file description and are dropped when the last
-    descriptor to it closes, as it does when a process dies. Each process therefore opens the
-    (already unlinked) file anew through ``/proc/self/fd``; a thread lock adds exclusion between
-    the threads of one process, which share their description.
-    """
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the lock
-        self._owner = -1
-        self._fd = -1
-        self._threads = threading.Lock()
-
-    def _descriptor(self) -> int:
-        if self._owner != os.getpid():
-            self._fd = os.open(f"/proc/self/fd/{self._file.fileno()}", os.O_RDWR)
-            self._owner, self._threads = os.getpid(), threading.Lock()
-        return self._fd
-
-    def __enter__(self) -> ProcessSafeLock:
-        descriptor = self._descriptor()
-        self._threads.acquire()
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-
-def survive_killed_workers() -> None:
-    """Swaps ``SeldonMetrics``' Manager lock for a ``ProcessSafeLock``."""
-    from seldon_core import microservice
-
-    class SeldonMetrics(microservice.SeldonMetrics):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._lock = ProcessSafeLock()
-
-    microservice.SeldonMetrics = SeldonMetrics
