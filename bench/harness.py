@@ -119,6 +119,7 @@ def standard_servers(run_dir: Path) -> list[Server]:
         flask_server(),
         mlserver_server(run_dir),
         ceiling_server(list(MODEL_NAMES)),
+        ceiling_server(["torch-classifier", "tf-regressor"], launcher=True),
         keras_server(),
     ]
     for name in MODEL_NAMES:
@@ -168,6 +169,7 @@ def ablation_servers() -> list[Server]:
         ],
     }
     servers = [ceiling_server(list(MODEL_NAMES))]
+    servers.append(ceiling_server(list(MODEL_NAMES), launcher=True))
     for name, variants in steps.items():
         for key, env, label in variants:
             servers.append(model_server(name, key, env, f"{name}: {label}"))

@@ -89,7 +89,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 def case_label(run: Run, case: Case) -> str:
     label = case.label
-    if case.server == "ceiling":
+    if case.server.startswith("ceiling"):
         label += f" ({case.model} input)"
     return label
 

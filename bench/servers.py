@@ -167,15 +167,21 @@ def s2i_environment(model_dir: Path) -> dict[str, str]:
 
 
 def seldon_launch(
-    model_dir: Path, user_class: str, env: dict[str, str]
+    model_dir: Path, user_class: str, env: dict[str, str], unpatched: bool = False
 ) -> Callable[[int], tuple[list[str], Path, dict[str, str]]]:
-    """``seldon-core-microservice`` with the workers and threads that ``env`` asks for."""
+    """``seldon-core-microservice`` with the workers and threads that ``env`` asks for, through
+    ``wrappers.launch`` unless ``unpatched``."""
     workers = int(env.get("GUNICORN_WORKERS", 1))
     threads = int(env.get("GUNICORN_THREADS", 1))
 
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
         service = Microservice(
-            model_dir, user_class=user_class, workers=workers, threads=threads, http_port=port
+            model_dir,
+            user_class=user_class,
+            workers=workers,
+            threads=threads,
+            http_port=port,
+            unpatched=unpatched,
         )
         return service.command(), model_dir, {"TF_CPP_MIN_LOG_LEVEL": "2", **env}
 
@@ -202,17 +208,22 @@ def flask_server() -> Server:
     return Server("flask", "cookbook Flask app", ["sklearn-iris"], FLASK, workers=1, launch=launch)
 
 
-def ceiling_server(models: list[str], workers: int = 2, threads: int = 1) -> Server:
+def ceiling_server(
+    models: list[str], workers: int = 2, threads: int = 1, launcher: bool = False
+) -> Server:
+    """A user class that returns its input: Seldon's own cost per request, the most a wrapper
+    can reach by doing nothing. Seldon as installed, or with ``launcher`` through
+    ``wrappers.launch``, whose metrics store takes less of that cost."""
     env = {"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)}
     return Server(
-        "ceiling",
-        "Seldon returning its input",
+        "ceiling-launcher" if launcher else "ceiling",
+        "Seldon returning its input" + (", through wrappers.launch" if launcher else ""),
         models,
         SELDON,
         workers=workers,
         threads=threads,
         echo=True,
-        launch=seldon_launch(BASELINES, "Echo", env),
+        launch=seldon_launch(BASELINES, "Echo", env, unpatched=not launcher),
     )
 
 

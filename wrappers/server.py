@@ -45,6 +45,9 @@ class Microservice:
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    #: run Seldon's own entry point without ``wrappers.launch`` (it binds 0.0.0.0): for
+    #: measuring Seldon itself
+    unpatched: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,8 +59,10 @@ class Microservice:
         return address(self.host, self.grpc_port)
 
     def command(self) -> list[str]:
+        seldon = [sys.executable, "-m", "seldon_core.microservice"]
+        launcher = [sys.executable, "-m", "wrappers.launch", "--host", self.host]
         return [
-            sys.executable, "-m", "wrappers.launch", "--host", self.host,
+            *(seldon if self.unpatched else launcher),
             self.user_class,
             "--service-type", "MODEL",
             "--http-port", str(self.http_port),
