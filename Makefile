@@ -19,7 +19,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 
 # schemathesis cannot live beside seldon-core 1.18.2, so it gets its own .venv-fuzz
 fuzz-venv:
-	PYTHON=$(PYTHON) tools/fuzz/setup-venv.sh
+	PYTHON=$(PYTHON) tools/venv.sh .venv-fuzz tools/fuzz/requirements.txt
 
 serve: install
 	cd models/$(MODEL) && ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
@@ -37,8 +37,8 @@ bench-tools:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "could not install wrk: the benchmark cannot run"
 
-bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt bench/mlserver/setup.sh
-	PYTHON=$(PYTHON) bench/mlserver/setup.sh
+bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt tools/venv.sh
+	PYTHON=$(PYTHON) tools/venv.sh bench/mlserver/.venv bench/mlserver/requirements.txt
 
 bench: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench

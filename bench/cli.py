@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -27,8 +29,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def bench(quick: bool, ablation: bool, out: Path | None, only: tuple[str, ...]) -> None:
     """Serve every model and its baselines side by side and measure them under load."""
     from bench import harness, report
-    from bench.servers import MLSERVER_VENV
+    from bench.servers import MLSERVER_VENV, ROOT
 
+    # a SIGTERM unwinds like Ctrl-C, so the servers started so far are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     work_dir = harness.default_work_dir()
     suite = harness.ablation_servers() if ablation else harness.standard_servers(work_dir)
     servers = [s for s in suite if not only or s.key in only]
@@ -37,7 +41,8 @@ def bench(quick: bool, ablation: bool, out: Path | None, only: tuple[str, ...]) 
         and not (MLSERVER_VENV / "bin" / "mlserver").exists()
     ):
         click.echo("creating MLServer's environment (bench/mlserver/.venv) ...")
-        subprocess.run([str(MLSERVER_VENV.parent / "setup.sh")], check=True)
+        requirements = MLSERVER_VENV.parent / "requirements.txt"
+        subprocess.run([ROOT / "tools" / "venv.sh", MLSERVER_VENV, requirements], check=True)
     plan = harness.QUICK if quick else harness.ABLATION if ablation else harness.FULL
     run = harness.run_benchmark(servers, plan, work_dir, log=click.echo)
     default = RESULTS / "quick" if quick else RESULTS / "ablation" if ablation else RESULTS

@@ -135,18 +135,19 @@ def ablation_servers() -> list[Server]:
     fast = {**baseline, "MODELREPO_FAST_JSON": "true"}
     steps = {
         "sklearn-iris": [
-            ("1-plain", PLAIN, "Seldon defaults: 1 worker, generic path"),
+            ("1-plain", PLAIN, "Seldon defaults: 1 worker, generic path, scikit-learn's trees"),
             ("2-workers", baseline, "2 workers"),
-            ("3-fastjson", fast, "2 workers, JSON fast path"),
+            ("3-fasttrees", {**baseline, "MODELREPO_FAST_TREES": "true"}, "+ tree evaluator"),
+            ("4-fastjson", {**fast, "MODELREPO_FAST_TREES": "true"}, "+ JSON fast path"),
             (
-                "4-batching",
+                "5-batching",
                 {
                     **fast,
+                    "MODELREPO_FAST_TREES": "true",
                     "GUNICORN_THREADS": "8",
                     "MODELREPO_MICROBATCH_ROWS": "32",
-                    "MODELREPO_MICROBATCH_WAIT_MS": "0",
                 },
-                "+ 8 threads, micro-batching without waiting",
+                "+ 8 threads with micro-batching",
             ),
         ],
         "torch-classifier": [
@@ -184,6 +185,7 @@ PLAIN = {
     "GUNICORN_THREADS": "1",
     "MODELREPO_MICROBATCH_ROWS": "1",
     "MODELREPO_FAST_JSON": "false",
+    "MODELREPO_FAST_TREES": "false",
 }
 
 # ---- load --------------------------------------------------------------------------------------

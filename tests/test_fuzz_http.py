@@ -1,7 +1,7 @@
 """schemathesis against Seldon's own OpenAPI description, on the running microservice: no 5xx.
 
 schemathesis cannot be installed beside seldon-core 1.18.2, so it runs from ``.venv-fuzz``
-(``make fuzz-venv`` / ``tools/fuzz/setup-venv.sh``), with the budget in
+(``make fuzz-venv`` / ``tools/venv.sh``), with the budget in
 ``tools/fuzz/schemathesis.toml``.
 """
 
@@ -26,7 +26,8 @@ SERVED = "^/(predict|send-feedback)$"
 
 @pytest.fixture(scope="session")
 def schemathesis() -> Path:
-    subprocess.run([FUZZ / "setup-venv.sh"], check=True, timeout=600)
+    venv = [ROOT / "tools" / "venv.sh", ROOT / ".venv-fuzz", FUZZ / "requirements.txt"]
+    subprocess.run(venv, check=True, timeout=600)
     return ROOT / ".venv-fuzz" / "bin" / "schemathesis"
 
 
