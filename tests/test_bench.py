@@ -10,7 +10,7 @@ import pytest
 from conftest import MODELS_DIR
 
 from bench import harness, report
-from bench.servers import flask_server, model_server, s2i_environment
+from bench.servers import ceiling_server, flask_server, model_server, s2i_environment
 
 pytestmark = [
     pytest.mark.e2e,
@@ -18,9 +18,10 @@ pytestmark = [
 ]
 
 
-def test_harness_measures_the_flask_baseline_and_the_deployed_model(tmp_path):
+def test_harness_measures_the_baselines_and_the_deployed_model(tmp_path):
     servers = [
         flask_server(),
+        ceiling_server(["sklearn-iris"]),
         model_server(
             "sklearn-iris", "deployed", s2i_environment(MODELS_DIR / "sklearn-iris"), "as deployed"
         ),
@@ -30,6 +31,7 @@ def test_harness_measures_the_flask_baseline_and_the_deployed_model(tmp_path):
 
     assert {(c.server, c.model) for c in run.cases} == {
         ("flask", "sklearn-iris"),
+        ("ceiling", "sklearn-iris"),
         ("sklearn-iris-deployed", "sklearn-iris"),
     }
     for case in run.cases:
@@ -37,9 +39,10 @@ def test_harness_measures_the_flask_baseline_and_the_deployed_model(tmp_path):
         assert case.p50_ms <= case.p99_ms
         assert case.worker_rss_mb > 0 and case.total_pss_mb > 0
     assert [(c.server, c.reference, c.equal) for c in run.checks] == [
-        ("flask", "sklearn-iris-deployed", True)
+        ("ceiling", "its input", True),
+        ("flask", "sklearn-iris-deployed", True),
     ]
-    assert set(run.startup_s) == {"flask", "sklearn-iris-deployed"}
+    assert set(run.startup_s) == {"flask", "ceiling", "sklearn-iris-deployed"}
     assert all(
         servers_stopped for servers_stopped in (s.process.poll() is not None for s in servers)
     )
