@@ -143,6 +143,18 @@ def model_dir_argument(**kwargs: Any) -> Any:
     )
 
 
+def port_option(server: str, default: int) -> Any:
+    """``--<server>-port``, read like Seldon from ``PREDICTIVE_UNIT_<SERVER>_SERVICE_PORT``."""
+    return click.option(
+        f"--{server}-port",
+        type=click.IntRange(1, 65535),
+        envvar=f"PREDICTIVE_UNIT_{server.upper()}_SERVICE_PORT",
+        default=default,
+        show_default=True,
+        show_envvar=True,
+    )
+
+
 def require_manifest(model_dir: Path) -> None:
     if not (model_dir / MANIFEST_FILE).is_file():
         raise click.BadParameter(
@@ -405,30 +417,9 @@ Environment variables override the defaults and flags override both.
 @model_dir_argument()
 @click.option("--workers", type=click.IntRange(min=1), help="[default: CPU cores]")
 @click.option("--threads", type=click.IntRange(min=1), help="Per worker. [default: 1]")
-@click.option(
-    "--http-port",
-    type=click.IntRange(1, 65535),
-    envvar="PREDICTIVE_UNIT_HTTP_SERVICE_PORT",
-    default=9000,
-    show_default=True,
-    show_envvar=True,
-)
-@click.option(
-    "--grpc-port",
-    type=click.IntRange(1, 65535),
-    envvar="PREDICTIVE_UNIT_GRPC_SERVICE_PORT",
-    default=5000,
-    show_default=True,
-    show_envvar=True,
-)
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(1, 65535),
-    envvar="PREDICTIVE_UNIT_METRICS_SERVICE_PORT",
-    default=6000,
-    show_default=True,
-    show_envvar=True,
-)
+@port_option("http", 9000)
+@port_option("grpc", 5000)
+@port_option("metrics", 6000)
 @click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),

@@ -22,7 +22,6 @@ import os
 import tempfile
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 #: the longest a scrape of the metrics server lags behind a worker's requests
@@ -56,12 +55,7 @@ class ProcessSafeLock:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
