@@ -18,7 +18,7 @@ from seldon_core import microservice
 from seldon_core.metrics import SeldonMetrics
 
 from wrappers.server import Microservice
-from wrappers.worker_metrics import ProcessSafeLock, keep_metrics_in_workers
+from wrappers.worker_metrics import ProcessSafeLock, WorkerMetrics, keep_metrics_in_workers
 
 #: what one request of the served models reports, and the metrics of other kinds Seldon merges
 REQUEST_METRICS = [
@@ -131,6 +131,16 @@ def test_a_leaving_worker_is_not_written_back_after_seldon_clears_it(worker_metr
     worker_metrics.clear()  # Seldon's worker_exit hook
     own.flush()
     assert dict(worker_metrics.data) == {}
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_flush_thread_ends_quietly_when_seldons_store_is_gone(worker_metrics, capsys):
+    own = WorkerMetrics(worker_metrics, interval=0.01)
+    worker_metrics._manager.shutdown()  # as when the server stops
+    own.record([dict(m) for m in REQUEST_METRICS], "predict")
+    own._thread.join(timeout=10)
+    assert not own._thread.is_alive()
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def scraped_rows(service: Microservice) -> float:

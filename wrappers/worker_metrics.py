@@ -78,7 +78,10 @@ class WorkerMetrics:
         self._merging = threading.Lock()
         self._changed = threading.Event()
         self._closed = False
-        threading.Thread(target=self._flush_forever, name="worker-metrics", daemon=True).start()
+        self._thread = threading.Thread(
+            target=self._flush_forever, name="worker-metrics", daemon=True
+        )
+        self._thread.start()
 
     def worker_id_func(self) -> int:
         return self.pid
@@ -109,7 +112,10 @@ class WorkerMetrics:
         while not self._closed:
             self._changed.wait()
             time.sleep(self._interval)
-            self.flush()
+            try:
+                self.flush()
+            except (OSError, EOFError):  # the manager process has gone: the server is stopping
+                return
 
 
 def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
