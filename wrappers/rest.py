@@ -89,9 +89,9 @@ def as_response(error: SeldonMicroserviceException) -> tuple[Response, int]:
 def read_message() -> object:
     """The request as Seldon's own reader sees it, with a precise reason when it cannot.
 
-    A plain JSON body without query parameters is what Seldon's reader returns from Flask's
-    cached parse, so it is read directly: Seldon's reader then costs no second look at the form
-    and query string.
+    For a plain JSON body without query parameters Seldon's reader returns Flask's cached
+    parse, so that is read directly; Seldon's view runs its reader once more anyway, and one
+    pass over the form and query string per request is enough.
     """
     if request.mimetype == "application/json" and not request.query_string:
         with contextlib.suppress(BadRequest, RecursionError):  # said precisely below
