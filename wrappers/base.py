@@ -217,8 +217,7 @@ class ServedModel(ABC):
         if isinstance(request, SeldonMessage):
             check_proto(request)
         elif isinstance(request, dict | list):
-            check_message(request)
-            answer = self._answer_json(request)
+            answer = self._answer_json(request, check_message(request))
         if answer is None:
             raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
         return answer
@@ -281,12 +280,12 @@ class ServedModel(ABC):
         encoded[~finite] = None
         return encoded
 
-    def _answer_json(self, request: Any) -> dict[str, Any] | None:
+    def _answer_json(self, request: Any, ndarray: np.ndarray | None) -> dict[str, Any] | None:
         """Answers a REST ``ndarray``/``tensor`` request without Seldon's generic conversion.
 
-        Seldon's generic path converts the payload, asks for class names, tags and metrics in
-        separate calls and records the metrics in two round trips to its metrics process; this
-        builds the same response directly and lets Seldon record the metrics in one. ``None``
+        Seldon's generic path converts the payload and its answer between lists and numpy and
+        asks for class names, tags and metrics in separate calls; this builds the same response
+        directly from ``ndarray`` (the array ``check_message`` built) or the tensor. ``None``
         for anything else (other payload kinds, requests that carry metrics): the generic path.
         """
         # imported here: this seldon_core module imports TensorFlow when it is installed
@@ -300,7 +299,7 @@ class ServedModel(ABC):
         if "tensor" in data:
             kind, features = "tensor", _tensor_features(data["tensor"])
         elif "ndarray" in data:
-            kind, features = "ndarray", data["ndarray"]
+            kind, features = "ndarray", ndarray
         else:
             return None
         output = self.predict(features, data.get("names"))
