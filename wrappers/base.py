@@ -354,9 +354,9 @@ class ServedModel(ABC):
     def metrics(self) -> list[dict[str, Any]]:
         """Per-request metrics of this thread's last prediction, reported once.
 
-        The latency is a GAUGE (milliseconds), not a TIMER: Seldon keeps each worker's metrics
-        in a separate process and copies all of them there and back on every request, and a
-        TIMER's 50-bucket histogram made that copy cost more than the model.
+        The latency is a GAUGE (milliseconds), not a TIMER: a TIMER's 50-bucket histogram is
+        merged on every request and copied whole to Seldon's metrics process, which cost more
+        than the model (``wrappers.worker_metrics`` says how the copying is kept cheap).
         """
         rows = getattr(self._last, "rows", None)
         nonfinite = getattr(self._last, "nonfinite", 0)
