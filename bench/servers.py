@@ -19,6 +19,7 @@ import numpy as np
 
 from wrappers.manifest import Manifest
 from wrappers.server import Microservice, free_port
+from wrappers.servingfiles import read_s2i_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -161,9 +162,8 @@ class Server:
 
 def s2i_environment(model_dir: Path) -> dict[str, str]:
     """The run-time environment a model's image gets from its ``.s2i/environment``."""
-    path = model_dir / ".s2i" / "environment"
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs if k.strip() not in S2I_BUILD_KEYS}
+    env = read_s2i_environment(model_dir)
+    return {key: value for key, value in env.items() if key not in S2I_BUILD_KEYS}
 
 
 def seldon_launch(

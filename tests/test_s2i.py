@@ -21,6 +21,7 @@ from conftest import ROOT
 
 from wrappers.budget import cpu_count
 from wrappers.server import Microservice
+from wrappers.servingfiles import read_s2i_environment
 
 S2I = ROOT / "s2i"
 SCRIPTS = sorted((S2I / "bin").iterdir())
@@ -38,12 +39,6 @@ def script_env(source: Path, app: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
-
-
-def s2i_environment(app: Path) -> dict[str, str]:
-    """What s2i bakes into the image from the model's .s2i/environment."""
-    lines = (app / ".s2i" / "environment").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def assemble(source: Path, app: Path) -> subprocess.CompletedProcess[str]:
@@ -70,7 +65,7 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
     env = script_env(
         source,
         app,
-        **s2i_environment(app),
+        **read_s2i_environment(app),
         PREDICTIVE_UNIT_HTTP_SERVICE_PORT=str(service.http_port),
         PREDICTIVE_UNIT_GRPC_SERVICE_PORT=str(service.grpc_port),
         PREDICTIVE_UNIT_METRICS_SERVICE_PORT=str(service.metrics_port),
@@ -98,7 +93,7 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
         service.stop()
     workers = re.search(r"'workers': (\d+)", service.log_path.read_text())
     # the image runs the workers its deployment asks cores for (.s2i/environment)
-    assert workers and workers.group(1) == s2i_environment(app)["GUNICORN_WORKERS"]
+    assert workers and workers.group(1) == read_s2i_environment(app)["GUNICORN_WORKERS"]
 
 
 def test_assemble_fails_the_build_for_a_tampered_model(scaffolded, tmp_path):

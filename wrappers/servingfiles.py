@@ -61,6 +61,14 @@ def s2i_environment(options: DeploymentOptions) -> str:
     )
 
 
+def read_s2i_environment(model_dir: Path) -> dict[str, str]:
+    """The variables a model directory's ``.s2i/environment`` sets (what s2i bakes into the
+    image)."""
+    lines = (Path(model_dir) / ".s2i" / "environment").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 def request_json(manifest: Manifest) -> str:
     """A prediction request for the first golden input, with the feature names."""
     rows = manifest.golden[0].input if manifest.golden else [[0.0] * manifest.inputs.width]
