@@ -134,10 +134,11 @@ def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
             self._own, self._creating = None, threading.Lock()
 
         def _worker(self) -> WorkerMetrics:
-            with self._creating:
-                if self._own is None:
-                    self._own = WorkerMetrics(self, interval)
-                return self._own
+            if self._own is None:  # once per process; the lock only guards the creation
+                with self._creating:
+                    if self._own is None:
+                        self._own = WorkerMetrics(self, interval)
+            return self._own
 
         def update(self, custom_metrics: list[dict[str, Any]], method: str) -> None:
             if custom_metrics:  # Seldon records every request, most of them with nothing
