@@ -166,11 +166,19 @@ def s2i_environment(model_dir: Path) -> dict[str, str]:
     return {key: value for key, value in env.items() if key not in S2I_BUILD_KEYS}
 
 
-def seldon_launch(
-    model_dir: Path, user_class: str, env: dict[str, str], unpatched: bool = False
-) -> Callable[[int], tuple[list[str], Path, dict[str, str]]]:
-    """``seldon-core-microservice`` with the workers and threads that ``env`` asks for, through
-    ``wrappers.launch`` unless ``unpatched``."""
+def seldon_server(
+    key: str,
+    label: str,
+    models: list[str],
+    model_dir: Path,
+    user_class: str,
+    env: dict[str, str],
+    *,
+    echo: bool = False,
+    unpatched: bool = False,
+) -> Server:
+    """``seldon-core-microservice`` serving ``user_class`` with the workers and threads that
+    ``env`` asks for, through ``wrappers.launch`` unless ``unpatched``."""
     workers = int(env.get("GUNICORN_WORKERS", 1))
     threads = int(env.get("GUNICORN_THREADS", 1))
 
@@ -185,19 +193,11 @@ def seldon_launch(
         )
         return service.command(), model_dir, {"TF_CPP_MIN_LOG_LEVEL": "2", **env}
 
-    return launch
+    return Server(key, label, models, SELDON, workers, threads, echo, launch)
 
 
 def model_server(name: str, variant: str, env: dict[str, str], label: str) -> Server:
-    return Server(
-        key=f"{name}-{variant}",
-        label=label,
-        models=[name],
-        protocol=SELDON,
-        workers=int(env.get("GUNICORN_WORKERS", 1)),
-        threads=int(env.get("GUNICORN_THREADS", 1)),
-        launch=seldon_launch(MODELS / name, "MyModel", env),
-    )
+    return seldon_server(f"{name}-{variant}", label, [name], MODELS / name, "MyModel", env)
 
 
 def flask_server() -> Server:
@@ -215,28 +215,22 @@ def ceiling_server(
     can reach by doing nothing. Seldon as installed, or with ``launcher`` through
     ``wrappers.launch``, whose metrics store takes less of that cost."""
     env = {"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)}
-    return Server(
+    return seldon_server(
         "ceiling-launcher" if launcher else "ceiling",
         "Seldon returning its input" + (", through wrappers.launch" if launcher else ""),
         models,
-        SELDON,
-        workers=workers,
-        threads=threads,
+        BASELINES,
+        "Echo",
+        env,
         echo=True,
-        launch=seldon_launch(BASELINES, "Echo", env, unpatched=not launcher),
+        unpatched=not launcher,
     )
 
 
 def keras_server(workers: int = 2) -> Server:
     env = {"GUNICORN_WORKERS": str(workers), "BENCH_MODEL_DIR": str(MODELS / "tf-regressor")}
-    return Server(
-        "keras",
-        "Keras model.predict per request",
-        ["tf-regressor"],
-        SELDON,
-        workers=workers,
-        launch=seldon_launch(BASELINES, "KerasPredict", env),
-    )
+    label = "Keras model.predict per request"
+    return seldon_server("keras", label, ["tf-regressor"], BASELINES, "KerasPredict", env)
 
 
 def mlserver_server(run_dir: Path, workers: int = 2) -> Server:
