@@ -252,16 +252,15 @@ def test_golden_pairs_without_a_sample_are_deterministic(user_models, tmp_path):
 
 # ---- errors a user makes -----------------------------------------------------------------------
 
+#: ``new`` for the user's torch network; the cases add what they get wrong
+TINYNET = ["new", "{tmp}/x", "-f", "torch", "-a", "{torch}", "--module", "{torch_py}:TinyNet"]
+
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["new", "{tmp}/x", "-f", "torch", "-a", "{torch}"], 2, "--module network.py:ClassName"),
-        (
-            ["new", "{tmp}/x", "-f", "torch", "-a", "{torch}", "--module", "{torch_py}:TinyNet"],
-            2,
-            "pass --n-features N",
-        ),
+        (TINYNET, 2, "pass --n-features N"),
         (
             [
                 "new",
@@ -279,56 +278,17 @@ def test_golden_pairs_without_a_sample_are_deterministic(user_models, tmp_path):
             "does not load as a state dict",
         ),
         (
-            [
-                "new",
-                "{tmp}/x",
-                "-f",
-                "torch",
-                "-a",
-                "{torch}",
-                "--module",
-                "{torch_py}:TinyNet",
-                "--init-kwargs",
-                '{"n_features": 6, "hidden": 5}',
-                "--n-features",
-                "6",
-            ],
+            [*TINYNET, "--init-kwargs", '{"n_features": 6, "hidden": 5}', "--n-features", "6"],
             1,
             "checkpoint does not fit TinyNet",
         ),
         (
-            [
-                "new",
-                "{tmp}/x",
-                "-f",
-                "torch",
-                "-a",
-                "{torch}",
-                "--module",
-                "{torch_py}:TinyNet",
-                "--init-kwargs",
-                '{"width": 6}',
-                "--n-features",
-                "6",
-            ],
+            [*TINYNET, "--init-kwargs", '{"width": 6}', "--n-features", "6"],
             2,
             "cannot build TinyNet(**{'width': 6}): TypeError",
         ),
         (
-            [
-                "new",
-                "{tmp}/x",
-                "-f",
-                "torch",
-                "-a",
-                "{torch}",
-                "--module",
-                "{torch_py}:TinyNet",
-                "--init-kwargs",
-                '{"n_features": 6, "hidden": 8}',
-                "--n-features",
-                "5",
-            ],
+            [*TINYNET, "--init-kwargs", '{"n_features": 6, "hidden": 8}', "--n-features", "5"],
             2,
             "the model fails on sample rows of 5 features (RuntimeError",
         ),
