@@ -104,10 +104,12 @@ def test_under_load_a_leader_waits_for_as_many_callers_as_last_time():
 def test_alone_a_leader_never_waits():
     model = RecordingModel(delay=0)
     batcher = MicroBatcher(model, max_rows=8, max_wait_s=5.0)
-    started = time.monotonic()
+    waits = []
+    wait = batcher._changed.wait
+    batcher._changed.wait = lambda timeout=None: waits.append(timeout) or wait(timeout)
     for _ in range(3):
         batcher(np.ones((1, 2)))
-    assert time.monotonic() - started < 1.0
+    assert waits == [], "a request that came alone waited for others"
     assert model.calls == [1, 1, 1]
 
 
