@@ -19,8 +19,11 @@ import numpy as np
 from flask import Blueprint
 from packaging.version import Version
 
+from wrappers import codecs
 from wrappers.batching import MicroBatcher
 from wrappers.budget import Budget
+from wrappers.codecs.numpy import to_wire
+from wrappers.contract import Spec, TensorSpec
 from wrappers.errors import (
     InvalidInput,
     ManifestError,
@@ -28,23 +31,19 @@ from wrappers.errors import (
     ModelLoadError,
     ModelNotReady,
 )
-from wrappers.manifest import (
-    MANIFEST_FILE,
-    InputSpec,
-    Manifest,
-    TensorSpec,
-    artifacts_under,
-    python_version,
-)
+from wrappers.manifest import MANIFEST_FILE, Manifest, artifacts_under, python_version
 from wrappers.payload import check_feedback, check_message, check_proto
+from wrappers.protocol import Request, answer_data, read_request
 from wrappers.rest import error_blueprint
 from wrappers.settings import Settings
-from wrappers.validation import validate_input
 
 if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
 
 logger = logging.getLogger(__name__)
+
+#: a model call: checked inputs by name in, outputs by name out
+Outputs = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ class ServedModel(ABC):
         self.problem = "model not loaded yet"
         self._last = threading.local()
         self.budget = Budget.for_machine(workers=int(os.environ.get("GUNICORN_WORKERS", 1)))
-        self._run: Callable[[np.ndarray], np.ndarray] = self._predict
+        self._run: Callable[[dict[str, Any]], Outputs] = self._predict
 
     # ---- what a framework class provides ---------------------------------------------------
 
@@ -119,12 +118,12 @@ class ServedModel(ABC):
         """Loads the verified artifact from ``self.model_dir``."""
 
     @abstractmethod
-    def _predict(self, batch: np.ndarray) -> np.ndarray:
-        """Runs the model on a validated 2-D batch and returns a 2-D numpy array."""
+    def _predict(self, inputs: dict[str, Any]) -> Outputs:
+        """Runs the model on checked inputs; returns every served output by name."""
 
-    def _reference_predict(self, batch: np.ndarray) -> np.ndarray:
-        """The output the golden pairs were recorded for (the manifest's default output)."""
-        return self._predict(batch)
+    def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
+        """The outputs the golden pairs were recorded for (the manifest's outputs)."""
+        return self._predict(inputs)
 
     def unverified_manifest(self) -> Manifest:
         """Describes a directory without manifest.json from its artifact (``allow_unverified``).
@@ -140,8 +139,8 @@ class ServedModel(ABC):
     def _describe_unverified(
         self,
         artifact: str,
-        inputs: InputSpec,
-        outputs: TensorSpec,
+        inputs: list[Spec],
+        outputs: list[TensorSpec],
         version: str = "1",
         **options: Any,
     ) -> Manifest:
@@ -160,8 +159,9 @@ class ServedModel(ABC):
         )
 
     @property
-    def output_names(self) -> list[str]:
-        return self.manifest.outputs.names
+    def outputs(self) -> list[TensorSpec]:
+        """The outputs this deployment answers with (a setting may pick other ones)."""
+        return self.manifest.outputs
 
     # ---- Seldon hooks ----------------------------------------------------------------------
 
@@ -181,9 +181,21 @@ class ServedModel(ABC):
         mismatch = self._golden_mismatch() if self.settings.verify_golden else None
         self.ready, self.problem = mismatch is None, mismatch or ""
         # batches form across a worker's threads; created here as its lock must not cross a fork
-        if self.settings.microbatch_rows > 1 and self.budget.threads > 1:
+        matrix, outputs = self.manifest.matrix, self.outputs
+        if (
+            matrix is not None
+            and len(outputs) == 1
+            and self.settings.microbatch_rows > 1
+            and self.budget.threads > 1
+        ):
             wait = self.settings.microbatch_wait_ms / 1000
-            self._run = MicroBatcher(self._predict, self.settings.microbatch_rows, wait)
+            name, output = matrix.name, outputs[0].name
+            batcher = MicroBatcher(
+                lambda rows: self._predict({name: rows})[output],
+                self.settings.microbatch_rows,
+                wait,
+            )
+            self._run = lambda inputs: {output: batcher(inputs[name])}
         if mismatch:
             logger.error("%s is NOT ready: %s", name, mismatch)
         elif not self.verified:
@@ -203,24 +215,28 @@ class ServedModel(ABC):
         return error_blueprint(self.manifest.name, self.settings.max_request_bytes)
 
     def predict_raw(self, request: Any) -> Any:
-        """Checks the request's envelope before Seldon converts it; answers REST
-        ``ndarray``/``tensor`` requests directly.
+        """Answers REST and gRPC messages from the contract: envelope, codecs, checks, model.
 
-        Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``);
-        ``SeldonNotImplementedError`` is its signal to continue with its own conversion and
-        ``predict``, which then cannot fail on a ragged or malformed payload.
+        Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``).
+        With ``fast_json`` off, a single-matrix model's requests continue, after the envelope
+        check, with Seldon's own conversion and ``predict`` (``SeldonNotImplementedError`` is
+        the signal); any other contract has no equivalent there.
         """
         from seldon_core.proto.prediction_pb2 import SeldonMessage
         from seldon_core.user_model import SeldonNotImplementedError
 
-        answer = None
+        generic = not self.settings.fast_json and self.manifest.matrix is not None
         if isinstance(request, SeldonMessage):
             check_proto(request)
-        elif isinstance(request, dict | list):
-            answer = self._answer_json(request, check_message(request))
-        if answer is None:
+            if generic:
+                raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+            from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
+
+            return json_to_seldon_message(self._answer(seldon_message_to_json(request)))
+        ndarray = check_message(request)
+        if generic or not isinstance(request, dict):
             raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
-        return answer
+        return self._answer(request, ndarray)
 
     def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
         """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
@@ -229,85 +245,56 @@ class ServedModel(ABC):
         check_feedback(feedback)
         raise SeldonNotImplementedError("continue with Seldon's default feedback handling")
 
-    def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> np.ndarray:
-        """Validated input in, the model's output as Seldon will serialise it out.
+    def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> Any:
+        """The Python and Seldon-generic entry: one input's value, or values by input name.
 
-        Raises ``InvalidInput`` (400) for a request that does not fit the declared input,
-        ``ModelNotReady`` (503) before a successful self-check, ``ModelFailure`` (500) when the
-        model itself raises.
+        Returns the output as an array when the model answers with one output, else a dict of
+        output name -> array. Raises ``InvalidInput`` (400) for a request that does not fit
+        the contract, ``ModelNotReady`` (503) before a successful self-check, ``ModelFailure``
+        (500) when the model itself raises.
         """
+        inputs = self.manifest.inputs
+        if isinstance(X, dict) and (len(inputs) > 1 or set(X) == {inputs[0].name}):
+            request = Request(dict(X))
+        else:
+            request = Request({inputs[0].name: X}, {inputs[0].name: features_names})
+        outputs = {name: self._encode(value) for name, value in self.infer(request).items()}
+        if len(self.outputs) == 1:
+            return outputs[self.outputs[0].name]
+        return outputs
+
+    def infer(self, request: Request) -> Outputs:
+        """Decodes and checks the request's inputs, then runs the model on them."""
         if not self.ready:
             raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
-        batch = validate_input(
-            X, features_names, self.manifest.inputs, self.settings.max_batch_rows
+        checked = codecs.read_inputs(
+            self.manifest.inputs, request.values, request.names, self.settings.max_batch_rows
         )
         started = time.perf_counter()
         try:
-            output = self._run(batch)
+            outputs = self._run(checked)
         except InvalidInput:  # a framework's own input check, said in the model's terms
             raise
         except Exception as exc:
+            shapes = {k: list(np.shape(v)) for k, v in checked.items()}
             raise ModelFailure(
-                f"model {self.manifest.name} failed on a valid input of shape "
-                f"{list(batch.shape)}: {type(exc).__name__}: {exc}"
+                f"model {self.manifest.name} failed on valid inputs of shape {shapes}: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
-        self._last.rows = len(batch)
+        self._last.rows = codecs.rows_of(next(iter(checked.values())))
         self._last.millis = (time.perf_counter() - started) * 1000
-        return self._encode_output(output)
+        return outputs
 
-    def _encode_output(self, output: np.ndarray) -> np.ndarray:
-        """The one place where model output becomes what Seldon serialises (JSON and gRPC).
-
-        Narrow floats (float32/float16) become the float64 of their shortest decimal, so 0.1f
-        is sent as 0.1, not 0.10000000149011612. NaN and Infinity have no JSON token: each is
-        sent as null (None) and counted, so the rest of the batch still arrives.
-        """
-        output = np.asarray(output)
-        if output.dtype.kind != "f":
-            return output
-        if output.dtype.itemsize < 8:
-            shortest = map(float, map(str, output.ravel()))
-            output = np.fromiter(shortest, np.float64, output.size).reshape(output.shape)
-        finite = np.isfinite(output)
-        if finite.all():
-            return output
-        bad = int(output.size - np.count_nonzero(finite))
-        logger.warning(
-            "%s produced %d NaN/Infinity outputs; they are sent as null", self.manifest.name, bad
-        )
-        self._last.nonfinite = bad
-        encoded = output.astype(object)
-        encoded[~finite] = None
-        return encoded
-
-    def _answer_json(self, request: Any, ndarray: np.ndarray | None) -> dict[str, Any] | None:
-        """Answers a REST ``ndarray``/``tensor`` request without Seldon's generic conversion.
-
-        Seldon's generic path converts the payload and its answer between lists and numpy and
-        asks for class names, tags and metrics in separate calls; this builds the same response
-        directly from ``ndarray`` (the array ``check_message`` built) or the tensor. ``None``
-        for anything else (other payload kinds, requests that carry metrics): the generic path.
-        """
-        # imported here: this seldon_core module imports TensorFlow when it is installed
+    def _answer(self, message: dict[str, Any], ndarray: np.ndarray | None = None) -> dict:
+        """The whole Seldon answer: outputs, names, tags, this request's metrics."""
         from seldon_core.utils import get_request_path
 
-        if not self.settings.fast_json or not isinstance(request, dict):
-            return None
-        data, meta = request.get("data"), request.get("meta") or {}
-        if not isinstance(data, dict) or not isinstance(meta, dict) or meta.get("metrics"):
-            return None
-        if "tensor" in data:
-            kind, features = "tensor", _tensor_features(data["tensor"])
-        elif "ndarray" in data:
-            kind, features = "ndarray", ndarray
-        else:
-            return None
-        output = self.predict(features, data.get("names"))
-        if kind == "tensor":
-            payload: Any = {"values": output.ravel().tolist(), "shape": list(output.shape)}
-        else:
-            payload = output.tolist()
-        answer_meta = {"tags": {**meta.get("tags", {}), **self.tags()}}
+        request = read_request(message, self.manifest.inputs, ndarray)
+        outputs = self.infer(request)
+        for value in outputs.values():
+            self._count_nonfinite(value)  # answer_data sends them as null
+        meta = message.get("meta") or {}
+        answer_meta: dict[str, Any] = {"tags": {**meta.get("tags", {}), **self.tags()}}
         for key, value in (
             ("metrics", self.metrics()),
             ("puid", meta.get("puid")),
@@ -315,30 +302,38 @@ class ServedModel(ABC):
         ):
             if value:
                 answer_meta[key] = value
-        return {"data": {kind: payload, "names": self.class_names()}, "meta": answer_meta}
+        return {**answer_data(outputs, self.outputs, request.kind), "meta": answer_meta}
+
+    def _encode(self, output: Any) -> np.ndarray:
+        """An output as it goes on the wire (``codecs.numpy.to_wire``), non-finite ones counted."""
+        self._count_nonfinite(output)
+        return to_wire(np.asarray(output))
+
+    def _count_nonfinite(self, output: Any) -> None:
+        """NaN and Infinity have no JSON token: each is sent as null and counted."""
+        output = np.asarray(output)
+        if output.dtype.kind != "f":
+            return
+        bad = int(output.size - np.count_nonzero(np.isfinite(output)))
+        if bad:
+            logger.warning(
+                "%s produced %d NaN/Infinity outputs; they are sent as null",
+                self.manifest.name,
+                bad,
+            )
+            self._last.nonfinite = getattr(self._last, "nonfinite", 0) + bad
 
     def init_metadata(self) -> dict[str, Any]:
+        """Seldon's metadata: a single matrix as ``ndarray`` with names and shape, every
+        other spec as ``jsonData`` with the spec itself as its schema."""
         m = self.manifest
         return {
             "name": m.name,
             "versions": [m.version],
             "platform": f"{m.framework}-{m.framework_version}",
-            "inputs": [
-                {
-                    "messagetype": "ndarray",
-                    "schema": {"names": m.inputs.names, "shape": m.inputs.shape},
-                }
-            ],
-            "outputs": [
-                {
-                    "messagetype": "ndarray",
-                    "schema": {"names": self.output_names, "shape": m.outputs.shape},
-                }
-            ],
+            "inputs": [_metadata(s, m.matrix is not None) for s in m.inputs],
+            "outputs": [_metadata(s, len(self.outputs) == 1) for s in self.outputs],
             "custom": {
-                "input_dtype": m.inputs.dtype,
-                "output_dtype": m.outputs.dtype,
-                "accepts_nan": str(m.inputs.allow_nan).lower(),
                 "python_version": m.python_version,
                 "description": m.description,
                 "verified": str(self.verified).lower(),
@@ -346,7 +341,8 @@ class ServedModel(ABC):
         }
 
     def class_names(self) -> list[str]:
-        return list(self.output_names)
+        """The single output's column names (a classifier's classes)."""
+        return self.outputs[0].columns if len(self.outputs) == 1 else []
 
     def tags(self) -> dict[str, str]:
         return {"model_name": self.manifest.name, "model_version": self.manifest.version}
@@ -430,24 +426,35 @@ class ServedModel(ABC):
         logger.warning(difference.message)
 
     def _golden_mismatch(self) -> str | None:
-        spec, tol = self.manifest.inputs, self.manifest.tolerance
-        for i, pair in enumerate(self.manifest.golden):
-            batch = validate_input(pair.input, None, spec)
-            actual = np.asarray(self._reference_predict(batch))
-            expected = np.asarray(pair.output, dtype=actual.dtype)
-            if actual.shape != expected.shape:
-                return f"golden pair {i}: output shape {actual.shape}, expected {expected.shape}"
-            if actual.dtype.kind in "fc":
-                equal = np.allclose(actual, expected, rtol=tol, atol=tol)
-            else:
-                equal = np.array_equal(actual, expected)
-            if not equal:
-                return f"golden pair {i}: output {actual.tolist()} differs from {pair.output}"
+        """Replays each golden pair through the request path's decoding and checks."""
+        m, tol = self.manifest, self.manifest.tolerance
+        for i, pair in enumerate(m.golden):
+            try:
+                checked = codecs.read_inputs(m.inputs, pair.input)
+            except InvalidInput as exc:
+                return f"golden pair {i}: its input does not fit the contract: {exc}"
+            outputs = self._reference_predict(checked)
+            for spec in m.outputs:
+                actual = to_wire(np.asarray(outputs[spec.name]))
+                expected = np.asarray(pair.output[spec.name], dtype=actual.dtype)
+                if actual.shape != expected.shape:
+                    return (
+                        f"golden pair {i}: {spec.name} has shape {actual.shape}, "
+                        f"expected {expected.shape}"
+                    )
+                if actual.dtype.kind in "fc":
+                    equal = np.allclose(actual, expected, rtol=tol, atol=tol)
+                else:
+                    equal = np.array_equal(actual, expected)
+                if not equal:
+                    return (
+                        f"golden pair {i}: {spec.name} {actual.tolist()} differs from "
+                        f"{pair.output[spec.name]}"
+                    )
         return None
 
 
-def _tensor_features(tensor: Any) -> np.ndarray:
-    try:
-        return np.asarray(tensor["values"]).reshape(tensor["shape"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"expected a tensor with matching values and shape: {exc}") from exc
+def _metadata(spec: Spec, as_ndarray: bool) -> dict[str, Any]:
+    if as_ndarray and isinstance(spec, TensorSpec):
+        return {"messagetype": "ndarray", "schema": {"names": spec.columns, "shape": spec.shape}}
+    return {"messagetype": "jsonData", "schema": spec.model_dump()}

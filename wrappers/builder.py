@@ -6,17 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from wrappers import wrapper_for
-from wrappers.manifest import (
-    InputSpec,
-    Manifest,
-    TensorSpec,
-    artifacts_under,
-    golden_pairs,
-    python_version,
-)
+from wrappers.contract import Spec, TensorSpec
+from wrappers.manifest import Manifest, artifacts_under, golden_pairs, python_version
 
 
 def build_manifest(
@@ -25,18 +17,19 @@ def build_manifest(
     name: str,
     framework: str,
     artifacts: Sequence[str],
-    inputs: InputSpec,
-    outputs: TensorSpec,
-    sample: np.ndarray,
-    sample_output: np.ndarray,
+    inputs: Sequence[Spec],
+    outputs: Sequence[TensorSpec],
+    sample: Mapping[str, Any],
+    sample_output: Mapping[str, Any],
     version: str = "1",
     description: str = "",
     tolerance: float = 1e-6,
     options: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Hashes ``artifacts`` (files or directories below ``model_dir``), records the installed
-    framework and Python versions, and keeps ``sample`` with the model's own output for it as
-    golden pairs that every worker replays before it serves.
+    framework and Python versions, and keeps ``sample`` (values by input name) with the
+    model's own outputs for it (by output name) as golden pairs that every worker replays
+    before it serves.
     """
     return Manifest(
         name=name,
@@ -46,9 +39,9 @@ def build_manifest(
         framework_version=wrapper_for(framework).installed_version(),
         python_version=python_version(),
         artifacts=[a for path in artifacts for a in artifacts_under(model_dir, path)],
-        inputs=inputs,
-        outputs=outputs,
-        golden=golden_pairs(sample, sample_output),
+        inputs=list(inputs),
+        outputs=list(outputs),
+        golden=golden_pairs(list(inputs), list(outputs), sample, sample_output),
         tolerance=tolerance,
         options=dict(options or {}),
     )

@@ -28,6 +28,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from wrappers import wrapper_for
 from wrappers.budget import Budget
 from wrappers.client import ServerError, Unreachable
+from wrappers.contract import Spec, TableSpec, TensorSpec
 from wrappers.deployment import DeploymentOptions, UnreadableDeployment
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
 from wrappers.manifest import MANIFEST_FILE, Manifest
@@ -318,12 +319,24 @@ def new(
     manifest = scaffold(request, progress(err))
     err.print(
         f"[green]✓[/] wrote {escape(str(model_dir))}: {escape(manifest.name)} v{manifest.version}, "
-        f"{manifest.inputs.width} inputs ({escape(_some(manifest.inputs.names))}) -> "
-        f"{escape(_some(manifest.outputs.names))}, {len(manifest.golden)} golden pairs"
+        f"{escape(_some([_shown(s) for s in manifest.inputs]))} -> "
+        f"{escape(_some([_shown(s) for s in manifest.outputs]))}, "
+        f"{len(manifest.golden)} golden pairs"
     )
     if check:
         _run_checks([model_dir])
     err.print(f"Next: modelrepo serve {escape(str(model_dir))}")
+
+
+def _shown(spec: Spec) -> str:
+    """``name: kind`` with what the kind needs to be recognised: a tensor's dtype and shape,
+    a table's columns."""
+    if isinstance(spec, TensorSpec):
+        shape = ",".join("N" if d == -1 else str(d) for d in spec.shape)
+        return f"{spec.name}: {spec.dtype}[{shape}]"
+    if isinstance(spec, TableSpec):
+        return f"{spec.name}: table of {len(spec.columns)} columns"
+    return f"{spec.name}: text"
 
 
 def _some(names: list[str], shown: int = 6) -> str:
@@ -713,3 +726,7 @@ def _deployment_options(model_dir: Path) -> DeploymentOptions:
     except UnreadableDeployment as exc:
         stderr().print(Text(f"warning: {exc}; using the default deployment settings"))
         return DeploymentOptions()
+
+
+if __name__ == "__main__":
+    main()

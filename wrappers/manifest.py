@@ -1,8 +1,11 @@
 """manifest.json: what a model directory holds, how it was made, and what it must answer.
 
 The manifest is the single source of truth for a model directory. The wrappers read it (cheaply,
-before gunicorn forks) for metadata and input checks, and again in ``load()`` to verify the
-artifact hashes, the framework version and the golden pairs before a worker serves.
+before gunicorn forks) for metadata and the input contract, and again in ``load()`` to verify
+the artifact hashes, the framework version and the golden pairs before a worker serves.
+Golden pairs store wire values (what a client sends and receives), so their replay goes through
+the same codecs and checks as a request. Manifests written before the typed contract
+(``schema_version`` 1: one 2-D input, one 2-D output) are upgraded as they are read.
 """
 
 from __future__ import annotations
@@ -10,43 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from wrappers import codecs
+from wrappers.contract import Spec, TensorSpec
 from wrappers.errors import ManifestError
 
 MANIFEST_FILE = "manifest.json"
+SCHEMA_VERSION = 2
 Framework = Literal["sklearn", "tensorflow", "torch"]
-NumericDType = Literal["float32", "float64", "int32", "int64"]
-
-
-class TensorSpec(BaseModel):
-    """Names, dtype and shape of a 2-D tensor; ``-1`` in ``shape`` means any batch size."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    names: list[str]
-    dtype: str
-    shape: list[int]
-
-    @field_validator("shape")
-    @classmethod
-    def _two_dimensional(cls, shape: list[int]) -> list[int]:
-        if len(shape) != 2 or shape[1] < 1:
-            raise ValueError(f"shape must be [batch, columns] with columns >= 1, got {shape}")
-        return shape
-
-    @property
-    def width(self) -> int:
-        return self.shape[1]
-
-
-class InputSpec(TensorSpec):
-    dtype: NumericDType = "float64"
-    allow_nan: bool = False
 
 
 class Artifact(BaseModel):
@@ -57,17 +36,18 @@ class Artifact(BaseModel):
 
 
 class GoldenPair(BaseModel):
-    """An input batch and the output the trained model gave for it at training time."""
+    """Wire values by input and output name, and what the trained model answered for them."""
 
     model_config = ConfigDict(extra="forbid")
 
-    input: list[list[float]]
-    output: list[list[Any]]
+    input: dict[str, Any]
+    output: dict[str, Any]
 
 
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
+    schema_version: Literal[2] = SCHEMA_VERSION
     name: str
     version: str = "1"
     description: str = ""
@@ -75,25 +55,60 @@ class Manifest(BaseModel):
     framework_version: str
     python_version: str
     artifacts: list[Artifact] = Field(min_length=1)
-    inputs: InputSpec
-    outputs: TensorSpec
+    inputs: list[Spec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
     golden: list[GoldenPair] = Field(default_factory=list)
     tolerance: float = Field(default=1e-6, ge=0)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _named_once(self) -> Manifest:
+        for what, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{what} repeat a name: {names}")
+        for i, pair in enumerate(self.golden):
+            if set(pair.input) != set(self.input_names):
+                raise ValueError(f"golden pair {i} gives {sorted(pair.input)} as inputs")
+        return self
+
+    @property
+    def input_names(self) -> list[str]:
+        return [s.name for s in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [s.name for s in self.outputs]
+
+    @property
+    def matrix(self) -> TensorSpec | None:
+        """The input when it is one numeric ``[rows, features]`` matrix (the fast paths' case)."""
+        (spec, *others) = self.inputs
+        if others or not isinstance(spec, TensorSpec) or not spec.is_matrix:
+            return None
+        return spec
 
     @classmethod
     def read(cls, model_dir: Path) -> Manifest:
         path = Path(model_dir) / MANIFEST_FILE
         try:
-            return cls.model_validate_json(path.read_bytes())
+            document = json.loads(path.read_bytes())
+            return cls.model_validate(upgrade(document))
         except FileNotFoundError as exc:
             raise ManifestError(f"no {MANIFEST_FILE} in {model_dir}") from exc
-        except ValidationError as exc:
+        except (ValueError, ValidationError) as exc:
             raise ManifestError(f"{path} is not a valid manifest: {exc}") from exc
 
     def write(self, model_dir: Path) -> Path:
         path = Path(model_dir) / MANIFEST_FILE
-        path.write_text(json.dumps(self.model_dump(), indent=2) + "\n")
+        document = self.model_dump(exclude_defaults=True)  # a spec's defaults are noise there
+        for what in ("inputs", "outputs"):
+            specs = getattr(self, what)
+            document[what] = [
+                {"kind": s.kind, **d} for s, d in zip(specs, document[what], strict=True)
+            ]
+        document = {"schema_version": SCHEMA_VERSION, **document}
+        path.write_text(json.dumps(document, indent=2) + "\n")
         return path
 
     def artifact_mismatches(self, model_dir: Path) -> list[str]:
@@ -109,6 +124,31 @@ class Manifest(BaseModel):
                     f"{artifact.sha256}"
                 )
         return problems
+
+
+def upgrade(document: Any) -> Any:
+    """A schema-1 manifest (one 2-D input and output, golden rows) in the current schema."""
+    if not isinstance(document, dict) or "schema_version" in document:
+        return document
+    old_in, old_out = document.get("inputs"), document.get("outputs")
+    if not isinstance(old_in, dict) or not isinstance(old_out, dict):
+        return document
+    # scikit-learn outputs are named by the method that gives them
+    output = (document.get("options") or {}).get("method", "output")
+    output = output if document.get("framework") == "sklearn" else "output"
+    inputs = {"kind": "tensor", "name": "input", "dtype": "float64", **old_in}
+    outputs = {"kind": "tensor", "name": output, **old_out}
+    golden = [
+        {"input": {"input": p.get("input")}, "output": {output: p.get("output")}}
+        for p in document.get("golden", [])
+    ]
+    return {
+        **document,
+        "schema_version": SCHEMA_VERSION,
+        "inputs": [inputs],
+        "outputs": [outputs],
+        "golden": golden,
+    }
 
 
 def sha256_of(path: Path) -> str:
@@ -127,17 +167,34 @@ def artifacts_under(model_dir: Path, relative: str) -> list[Artifact]:
     return [Artifact(path=f.relative_to(root).as_posix(), sha256=sha256_of(f)) for f in files]
 
 
-def golden_pairs(inputs: np.ndarray, outputs: np.ndarray, size: int = 3) -> list[GoldenPair]:
-    """Splits a batch and its outputs into a few golden pairs (single rows and one batch)."""
-    inputs, outputs = np.asarray(inputs), np.asarray(outputs)
-    if outputs.ndim == 1:
-        outputs = outputs.reshape(-1, 1)
-    pairs = [
-        GoldenPair(input=inputs[i : i + 1].tolist(), output=outputs[i : i + 1].tolist())
-        for i in range(min(size, len(inputs)))
-    ]
-    pairs.append(GoldenPair(input=inputs.tolist(), output=outputs.tolist()))
+def golden_pairs(
+    inputs: list[Spec],
+    outputs: list[TensorSpec],
+    sample: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    size: int = 3,
+) -> list[GoldenPair]:
+    """A few single rows and the whole batch, each as the wire values of every input and output."""
+    specs = [*inputs, *outputs]
+    values = {**sample, **answers}
+    rows = len(next(iter(sample.values())))
+    cuts = [slice(i, i + 1) for i in range(min(size, rows))] + [slice(0, rows)]
+    pairs = []
+    for cut in cuts:
+        wire = {s.name: codecs.encode(s, _rows(values[s.name], cut)) for s in specs}
+        pairs.append(
+            GoldenPair(
+                input={s.name: wire[s.name] for s in inputs},
+                output={s.name: wire[s.name] for s in outputs},
+            )
+        )
     return pairs
+
+
+def _rows(value: Any, cut: slice) -> Any:
+    if hasattr(value, "iloc"):
+        return value.iloc[cut]
+    return value[cut]
 
 
 def python_version() -> str:

@@ -4,7 +4,7 @@ Seldon 1.18 turns ``data.ndarray``/``data.tensor``/``data.tftensor`` into a nump
 the model's ``predict`` runs; a ragged list, a tensor whose values do not fill its shape or a
 ``meta`` of the wrong type make that conversion raise, which Seldon answers with HTTP 500. These
 checks run first (from ``ServedModel.predict_raw``, for REST and gRPC alike) and leave the
-contents of the batch to ``validation.validate_input``.
+contents of the inputs to the codecs and the contract's checks.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from google.protobuf.json_format import MessageToDict
 
+from wrappers.codecs.numpy import rectangular
 from wrappers.errors import InvalidInput
-from wrappers.validation import rectangular
 
 if TYPE_CHECKING:  # seldon_core.proto and .utils import TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
@@ -35,8 +35,13 @@ def check_message(message: object) -> np.ndarray | None:
     """
     require_object(message, "the request")
     _check_meta(message.get("meta"))
+    kinds = [k for k in message if k != "meta"]
     if "data" not in message:
-        raise _wrong_kind([k for k in message if k != "meta"])
+        if kinds == ["strData"] and not isinstance(message["strData"], str):
+            raise InvalidInput("expected strData to be a string")
+        if kinds in (["strData"], ["jsonData"]):
+            return None
+        raise _wrong_kind(kinds)
     data = message["data"]
     if not isinstance(data, dict):
         raise InvalidInput(
@@ -77,9 +82,10 @@ def require_object(value: object, what: str) -> None:
 def check_proto(message: prediction_pb2.SeldonMessage) -> None:
     """Checks a gRPC ``SeldonMessage`` before Seldon converts its ``data``."""
     kind = message.WhichOneof("data_oneof")
-    if kind != "data":
+    if kind == "data":
+        check_default_data(message.data, "data")
+    elif kind not in ("jsonData", "strData"):
         raise _wrong_kind([kind] if kind else [])
-    check_default_data(message.data, "data")
 
 
 def check_feedback(feedback: prediction_pb2.Feedback) -> None:
@@ -161,7 +167,7 @@ def _one_data_kind(kinds: Sequence[str], keys: Sequence[str]) -> str:
 def _wrong_kind(kinds: Sequence[str]) -> InvalidInput:
     got = f"got {', '.join(kinds)}" if kinds else "the request holds no payload"
     return InvalidInput(
-        f"this model takes numbers as data.ndarray, data.tensor or data.tftensor "
+        f"send the inputs as data.ndarray, data.tensor, data.tftensor, jsonData or strData "
         f"(for example {EXAMPLE}); {got}"
     )
 

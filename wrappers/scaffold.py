@@ -10,8 +10,6 @@ The directory is built next to its destination and moved there only when complet
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import re
 import shutil
 import tempfile
@@ -19,16 +17,17 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
-from wrappers import servingfiles
+from wrappers import codecs, servingfiles
 from wrappers.builder import build_manifest
+from wrappers.contract import Spec, TensorSpec
 from wrappers.deployment import DeploymentOptions
-from wrappers.errors import InvalidInput, ModelLoadError, ScaffoldError
-from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, NumericDType, TensorSpec
-from wrappers.validation import validate_input
+from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
+from wrappers.manifest import MANIFEST_FILE, Manifest
+from wrappers.samples import Sample, load_sample
 
 FRAMEWORKS = ("sklearn", "tensorflow", "torch")
 #: golden pairs keep at most this many sample rows, so manifests stay readable
@@ -75,16 +74,20 @@ class NewModel:
 
 @dataclass
 class Imported:
-    """What an importer placed and learned; ``predict`` calls the framework's model directly."""
+    """What an importer placed and learned; ``predict`` calls the framework's model directly
+    on checked inputs by name and answers outputs by name."""
 
     artifacts: list[str]
-    predict: Callable[[np.ndarray], Any]
+    predict: Callable[[dict[str, Any]], dict[str, Any]]
     kind: str
-    dtype: str
     tolerance: float
-    width: int | None = None
+    #: the contract as the artifact states it (None: from the sample or the flags)
+    inputs: list[Spec] | None = None
+    outputs: list[TensorSpec] | None = None
+    #: the dtype of inputs that only the sample or the flags describe
+    dtype: str = "float32"
+    #: feature names the model was fitted with
     names: list[str] | None = None
-    output_names: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -135,36 +138,36 @@ def _check_request(request: NewModel) -> None:
 
 
 def _build(request: NewModel, work: Path, step: Step) -> Manifest:
+    sample = load_sample(request.sample).head(MAX_SAMPLE_ROWS) if request.sample else None
     importer = {"sklearn": import_sklearn, "tensorflow": import_tensorflow, "torch": import_torch}
-    imported = importer[request.framework](request, work, step)
-    rows, header = load_sample(request.sample) if request.sample else (None, None)
-    inputs = input_spec(request, imported, rows, header)
-    if rows is None:
-        generator = np.random.default_rng(0)
-        rows = generator.standard_normal((GENERATED_ROWS, inputs.width)).round(4)
+    imported = importer[request.framework](request, work, step, sample)
+    inputs = contract_inputs(request, imported, sample)
+    values, names = sample_values(inputs, sample)
     try:
-        batch = validate_input(rows[:MAX_SAMPLE_ROWS], None, inputs)
+        checked = codecs.read_inputs(inputs, values, names)
     except InvalidInput as exc:
-        raise ScaffoldError(f"sample rows: {exc.message}") from exc
-    with step(f"computing golden outputs for {len(batch)} sample rows"):
+        raise ScaffoldError(f"the sample does not fit the model's inputs: {exc.message}") from exc
+    rows = codecs.rows_of(next(iter(checked.values())))
+    with step(f"computing golden outputs for {rows} sample rows"):
         try:
-            output = np.asarray(imported.predict(batch))
+            answers = {k: np.asarray(v) for k, v in imported.predict(checked).items()}
         except Exception as exc:  # the user's model: whatever it raises, say where
+            matrix = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], TensorSpec) else None
+            given = (
+                f"sample rows of {matrix.width} features"
+                if matrix is not None and matrix.is_matrix
+                else f"the sample inputs {[s.name for s in inputs]}"
+            )
             raise ScaffoldError(
-                f"the model fails on sample rows of {inputs.width} features "
-                f"({type(exc).__name__}: {exc}); check --n-features, --features or --sample"
+                f"the model fails on {given} ({type(exc).__name__}: {exc}); check "
+                "--n-features, --features or --sample"
             ) from exc
-    output = output.reshape(len(batch), -1)
-    if output.dtype.kind in "fc" and not np.isfinite(output).all():
+    if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
         raise ScaffoldError(
             "the model answers NaN or infinity on the sample rows; "
             "pass --sample with realistic rows"
         )
-    outputs = TensorSpec(
-        names=output_names(request, imported, output.shape[1]),
-        dtype=_dtype_name(output.dtype),
-        shape=[-1, output.shape[1]],
-    )
+    outputs = contract_outputs(request, imported, answers)
     manifest = build_manifest(
         work,
         name=request.model_name,
@@ -172,8 +175,8 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         artifacts=imported.artifacts,
         inputs=inputs,
         outputs=outputs,
-        sample=batch,
-        sample_output=output,
+        sample=checked,
+        sample_output={s.name: answers[s.name] for s in outputs},
         version=request.version,
         description=request.description
         or f"{imported.kind} imported from {Path(request.artifact).name}.",
@@ -185,12 +188,42 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
     return manifest
 
 
-# ---- schema ------------------------------------------------------------------------------------
+# ---- contract ----------------------------------------------------------------------------------
 
 
-def input_spec(
-    request: NewModel, imported: Imported, rows: np.ndarray | None, header: list[str] | None
-) -> InputSpec:
+def contract_inputs(request: NewModel, imported: Imported, sample: Sample | None) -> list[Spec]:
+    """The artifact's own contract; a single matrix completed from the flags and the sample;
+    else tensors shaped like the sample's arrays."""
+    known = imported.inputs
+    single_matrix = known is not None and len(known) == 1 and _is_matrix(known[0])
+    if known is not None and not single_matrix:
+        return known
+    if known is None and sample is not None:
+        if sample.named is not None:
+            dtype = request.dtype or imported.dtype
+            return [tensor_like(name, array, dtype) for name, array in sample.named.items()]
+        if np.ndim(sample.value) != 2:
+            return [tensor_like("input", sample.value, request.dtype or imported.dtype)]
+    base = known[0] if known else None
+    return [matrix_spec(request, imported, sample, base)]  # type: ignore[arg-type]
+
+
+def _is_matrix(spec: Spec) -> bool:
+    return isinstance(spec, TensorSpec) and spec.is_matrix
+
+
+def tensor_like(name: str, array: Any, dtype: str) -> TensorSpec:
+    """A tensor input with the sample's shape past the batch dimension."""
+    array = np.asarray(array)
+    kind = {"f": dtype, "i": "int64", "u": "int64", "b": "bool"}.get(array.dtype.kind, "string")
+    if array.ndim < 1:
+        raise ScaffoldError(f"the sample for {name} is a scalar; give a batch of rows")
+    return TensorSpec(name=name, dtype=kind, shape=[-1, *array.shape[1:]])  # type: ignore[arg-type]
+
+
+def matrix_spec(
+    request: NewModel, imported: Imported, sample: Sample | None, base: TensorSpec | None
+) -> TensorSpec:
     """Feature names and width from the flags, else the model, else the sample file."""
     names = request.features
     if names is None and request.n_features:
@@ -200,10 +233,11 @@ def input_spec(
             f"the model was fitted with the feature names {imported.names}; "
             "leave out --features or pass the same names"
         )
+    header = sample.names if sample is not None else None
     names = names or imported.names or header
-    width = imported.width
-    if names is None and width is None and rows is not None:
-        width = rows.shape[1]
+    width = base.width if base is not None and base.width > 0 else None
+    if names is None and width is None and sample is not None:
+        width = int(np.shape(sample.value)[1])
     if names is None and width is not None:
         names = [f"x{i}" for i in range(width)]
     if names is None:
@@ -213,90 +247,74 @@ def input_spec(
         )
     if width is not None and len(names) != width:
         raise ScaffoldError(f"the model takes {width} features, but {len(names)} are named")
-    dtype = request.dtype or imported.dtype
-    if dtype not in get_args(NumericDType):
+    dtype = request.dtype or (base.dtype if base is not None else imported.dtype)
+    name = base.name if base is not None else "input"
+    return TensorSpec(name=name, dtype=dtype, shape=[-1, len(names)], names=names)  # type: ignore[arg-type]
+
+
+def sample_values(
+    inputs: list[Spec], sample: Sample | None
+) -> tuple[dict[str, Any], dict[str, list[str] | None]]:
+    """The sample's values by input name, or generated rows for tensors without a sample."""
+    if sample is None:
+        return {s.name: generated(s) for s in inputs}, {}
+    if sample.named is not None:
+        return dict(sample.named), {}
+    if len(inputs) > 1:
         raise ScaffoldError(
-            f"the model takes {dtype} inputs; served inputs are one of {get_args(NumericDType)}"
+            f"the model takes the inputs {[s.name for s in inputs]}: pass --sample as a .npz "
+            "or a .json object with one array per input"
         )
-    return InputSpec(names=names, dtype=dtype, shape=[-1, len(names)])
+    (spec,) = inputs
+    names = sample.names if isinstance(spec, TensorSpec) and spec.names else None
+    return {spec.name: sample.value}, {spec.name: names}
 
 
-def output_names(request: NewModel, imported: Imported, width: int) -> list[str]:
-    for names in (request.outputs, imported.output_names):
-        if names is not None:
-            if len(names) != width:
-                raise ScaffoldError(
-                    f"the model gives {width} output columns, but {len(names)} names: {names}"
-                )
-            return names
-    return ["output"] if width == 1 else [f"output_{i}" for i in range(width)]
+def generated(spec: Spec) -> np.ndarray:
+    """Deterministic standard-normal rows for a numeric tensor of fixed shape."""
+    if not isinstance(spec, TensorSpec) or spec.dtype in ("string", "bool") or -1 in spec.shape[1:]:
+        raise ScaffoldError(
+            f"{spec.name}: pass --sample with example inputs; rows cannot be made up for it"
+        )
+    generator = np.random.default_rng(0)
+    return generator.standard_normal((GENERATED_ROWS, *spec.shape[1:])).round(4)
+
+
+def contract_outputs(
+    request: NewModel, imported: Imported, answers: dict[str, np.ndarray]
+) -> list[TensorSpec]:
+    """The artifact's outputs, else ones shaped like the answers; ``--outputs`` names the
+    columns of a single output."""
+    outputs = imported.outputs or [
+        TensorSpec(name=name, dtype=_dtype_name(a.dtype), shape=[-1, *a.shape[1:]])  # type: ignore[arg-type]
+        for name, a in answers.items()
+    ]
+    missing = [s.name for s in outputs if s.name not in answers]
+    if missing:
+        raise ScaffoldError(f"the model did not answer the outputs {missing}")
+    if request.outputs is None:
+        return outputs
+    (single, *others) = outputs
+    width = answers[single.name].reshape(len(answers[single.name]), -1).shape[1]
+    if others or len(request.outputs) != width:
+        raise ScaffoldError(
+            f"the model gives {len(outputs)} output(s) of {width} columns, but --outputs names "
+            f"{len(request.outputs)}: {request.outputs}"
+        )
+    return [single.model_copy(update={"names": request.outputs, "shape": [-1, width]})]
 
 
 def _dtype_name(dtype: np.dtype) -> str:
     return "string" if dtype.kind in "USO" else str(dtype)
 
 
-# ---- sample rows -------------------------------------------------------------------------------
-
-
-def load_sample(path: Path) -> tuple[np.ndarray, list[str] | None]:
-    """Rows from a ``.json`` (rows, or a Seldon request), ``.npy`` or ``.csv`` file, and the
-    column names when the file carries them."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            rows, names = np.load(path, allow_pickle=False), None
-        elif suffix == ".json":
-            rows, names = _json_rows(json.loads(path.read_text()))
-        elif suffix == ".csv":
-            rows, names = _csv_rows(path)
-        else:
-            raise ScaffoldError(f"--sample {path}: expected a .json, .npy or .csv file")
-        array = np.asarray(rows)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, ScaffoldError):
-            raise
-        raise ScaffoldError(f"--sample {path}: {exc}") from exc
-    if array.ndim == 1:
-        array = array.reshape(1, -1)
-    if array.ndim != 2 or array.size == 0:
-        raise ScaffoldError(f"--sample {path}: expected rows of features, got shape {array.shape}")
-    return array, names
-
-
-def _json_rows(document: Any) -> tuple[Any, list[str] | None]:
-    if isinstance(document, dict):
-        data = document.get("data", {})
-        if "ndarray" not in data:
-            raise ScaffoldError('a JSON sample is a list of rows or {"data": {"ndarray": rows}}')
-        return data["ndarray"], data.get("names")
-    return document, None
-
-
-def _csv_rows(path: Path) -> tuple[list[list[float]], list[str] | None]:
-    with open(path, newline="") as handle:
-        lines = [row for row in csv.reader(handle) if row]
-    header = None
-    if lines and not all(_is_float(cell) for cell in lines[0]):
-        header, lines = [cell.strip() for cell in lines[0]], lines[1:]
-    return [[float(cell) for cell in row] for row in lines], header
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 # ---- importers ---------------------------------------------------------------------------------
 
 
-def import_sklearn(request: NewModel, work: Path, step: Step) -> Imported:
-    """A fitted estimator saved with joblib; its fitted attributes give the schema."""
-    from wrappers.sklearn_model import METHODS, SklearnModel
+def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
+    """A fitted estimator or Pipeline saved with joblib; its fitted attributes (and the
+    sample's column types) give the contract."""
+    from wrappers.sklearn_model import METHODS, SklearnModel, describe
 
     with step("loading the scikit-learn estimator"):
         import joblib
@@ -316,41 +334,58 @@ def import_sklearn(request: NewModel, work: Path, step: Step) -> Imported:
         raise ScaffoldError(f"{request.artifact} holds an unfitted {kind}: fit it first") from exc
     except TypeError:
         pass  # not a scikit-learn estimator class; predict() will tell
-    method = request.method or (
-        "predict_proba" if hasattr(estimator, "predict_proba") else "predict"
-    )
-    if method not in METHODS or not hasattr(estimator, method):
+    if request.method is not None and not hasattr(estimator, request.method):
         usable = [m for m in METHODS if hasattr(estimator, m)]
-        raise ScaffoldError(f"{kind} cannot serve --method {method}; use one of {usable}")
+        raise ScaffoldError(f"{kind} cannot serve --method {request.method}; use one of {usable}")
     shutil.copyfile(request.artifact, work / SklearnModel.artifact_file)
-    classes = [str(c) for c in getattr(estimator, "classes_", [])]
-    names = getattr(estimator, "feature_names_in_", None)
-    options: dict[str, Any] = {"method": method}
-    if classes:
-        options["classes"] = classes
-    labels = ["class"] if classes else None
-    outputs = (classes or None) if method == "predict_proba" else labels
+    try:
+        inputs, outputs, options = describe(
+            estimator, request.method, sample.value if sample is not None else None
+        )
+    except ManifestError as exc:
+        if request.n_features or request.features:
+            inputs, outputs, options = None, *describe_outputs(estimator, request.method)
+        else:
+            raise ScaffoldError(f"{exc}: pass --n-features N or --sample rows.csv") from exc
+
+    def predict(checked: dict[str, Any]) -> dict[str, Any]:
+        (X,) = checked.values()
+        return {
+            o.name: np.asarray(getattr(estimator, o.name)(X)).reshape(len(X), -1) for o in outputs
+        }
+
+    fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(
         artifacts=[SklearnModel.artifact_file],
-        predict=getattr(estimator, method),
+        predict=predict,
         kind=kind,
-        dtype="float64",
         tolerance=1e-9,
-        width=getattr(estimator, "n_features_in_", None),
-        names=[str(n) for n in names] if names is not None else None,
-        output_names=outputs,
+        inputs=inputs,
+        outputs=outputs,
+        dtype="float64",
+        names=[str(n) for n in fitted] if fitted is not None else None,
         options=options,
     )
 
 
-def import_tensorflow(request: NewModel, work: Path, step: Step) -> Imported:
-    """A Keras model file (exported to a SavedModel) or a SavedModel directory (copied)."""
+def describe_outputs(estimator: Any, method: str | None) -> tuple[list[TensorSpec], dict]:
+    from wrappers.sklearn_model import describe
+
+    _, outputs, options = describe(estimator, method, np.zeros((1, 1)))
+    return outputs, options
+
+
+def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
+    """A Keras model file (exported to a SavedModel) or a SavedModel directory (copied); the
+    serving signature gives every named input and output."""
+    from wrappers.tf_model import describe
+
     artifact = Path(request.artifact)
     target = work / "saved_model" / request.version
     target.parent.mkdir()
     with step("importing TensorFlow"):
         import tensorflow as tf
-    direct = None
+    model = None
     if artifact.is_dir():
         if not (artifact / "saved_model.pb").is_file():
             raise ScaffoldError(f"{artifact} is a directory without saved_model.pb")
@@ -368,57 +403,95 @@ def import_tensorflow(request: NewModel, work: Path, step: Step) -> Imported:
         with step(f"exporting a SavedModel to saved_model/{request.version}"):
             model.export(str(target), verbose=False)
         kind = f"Keras {type(model).__name__}"
-
-        def direct(batch: np.ndarray) -> np.ndarray:
-            return np.asarray(model(batch, training=False))
-
     else:
         raise ScaffoldError(f"{artifact}: expected a .keras file or a SavedModel directory")
     with step("reading the serving signature"):
-        loaded = tf.saved_model.load(str(target))
-        if "serving_default" not in loaded.signatures:
-            raise ScaffoldError(f"{artifact} has no serving_default signature")
-        serve = loaded.signatures["serving_default"]
-        _, inputs = serve.structured_input_signature
-        outputs = serve.structured_outputs
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ScaffoldError(
-            f"the serving signature takes {sorted(inputs)} and gives {sorted(outputs)}; "
-            "one input and one output are supported"
-        )
-    (input_key, spec), output_key = *inputs.items(), *outputs
-    if spec.shape.rank != 2:
-        raise ScaffoldError(f"the model takes inputs of shape {spec.shape}; [batch, features] only")
-    width = spec.shape[-1]
+        try:
+            inputs, outputs = describe(target)
+        except ManifestError as exc:
+            raise ScaffoldError(f"{artifact}: {exc}") from exc
+        serve = tf.saved_model.load(str(target)).signatures["serving_default"]
 
-    def via_signature(batch: np.ndarray) -> np.ndarray:
-        return serve(**{input_key: tf.constant(batch)})[output_key].numpy()
+    def via_signature(checked: dict[str, Any]) -> dict[str, Any]:
+        answers = serve(**{k: tf.constant(v) for k, v in checked.items()})
+        return {k: _text_array(v.numpy()) for k, v in answers.items()}
+
+    predict = via_signature
+    if model is not None and len(inputs) == 1 and len(outputs) == 1:
+        # the Keras model itself, not the export: the golden replay then checks the export
+        def predict(checked: dict[str, Any]) -> dict[str, Any]:
+            (batch,) = checked.values()
+            return {outputs[0].name: np.asarray(model(batch, training=False))}
 
     return Imported(
         artifacts=[f"saved_model/{request.version}"],
-        predict=direct or via_signature,
+        predict=predict,
         kind=kind,
-        dtype=spec.dtype.name,
         tolerance=1e-4,
-        width=int(width) if width is not None else None,
+        inputs=list(inputs),
+        outputs=outputs,
         options={"saved_model": "saved_model", "signature": "serving_default"},
     )
 
 
-def import_torch(request: NewModel, work: Path, step: Step) -> Imported:
-    """A state dict or checkpoint dict, and the ``file.py:Class`` that rebuilds the network."""
+def _text_array(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind in "SO":
+        return np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(
+            array
+        )
+    return array
+
+
+def import_torch(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
+    """A ``torch.export`` program (``.pt2``), or a state dict or checkpoint dict with the
+    ``file.py:Class`` that rebuilds the network."""
+    from wrappers.torch_model import name_outputs
+
+    with step("importing torch"):
+        import torch
+    if Path(request.artifact).suffix == ".pt2":
+        shutil.copyfile(request.artifact, work / "model.pt2")
+        with step("loading the exported program"):
+            try:
+                network = torch.export.load(work / "model.pt2").module()
+            except Exception as exc:  # torch raises many types for a bad program
+                raise ScaffoldError(
+                    f"{request.artifact} does not load as a torch.export program: {exc}"
+                ) from exc
+        artifacts, options = ["model.pt2"], {"program": "model.pt2"}
+        kind = "torch.export program"
+    else:
+        network, artifacts, options = _torch_state_dict(request, work, step)
+        kind = f"torch {request.module.partition(':')[2]}"  # type: ignore[union-attr]
+
+    def predict(checked: dict[str, Any]) -> dict[str, Any]:
+        tensors = [torch.from_numpy(np.ascontiguousarray(v)) for v in checked.values()]
+        with torch.inference_mode():
+            return name_outputs(network(*tensors))
+
+    return Imported(
+        artifacts=artifacts, predict=predict, kind=kind, tolerance=1e-5, options=options
+    )
+
+
+def _torch_state_dict(
+    request: NewModel, work: Path, step: Step
+) -> tuple[Any, list[str], dict[str, Any]]:
+    import torch
+
     from wrappers.torch_model import build_network, load_weights
 
     if not request.module:
-        raise ScaffoldError("a torch model needs its architecture: --module network.py:ClassName")
+        raise ScaffoldError(
+            "a torch model needs its architecture: --module network.py:ClassName "
+            "(or a torch.export .pt2 program)"
+        )
     file_name, _, class_name = request.module.partition(":")
     source = Path(file_name)
     if not class_name or source.suffix != ".py" or not source.is_file():
         raise ScaffoldError(f"--module {request.module}: expected an existing file.py:ClassName")
     if source.name in RESERVED:
         raise ScaffoldError(f"--module: rename {source.name}, the model directory writes that file")
-    with step("importing torch"):
-        import torch
     shutil.copyfile(source, work / source.name)
     shutil.copyfile(request.artifact, work / "model.pt")
     architecture = f"{source.name}:{class_name}"
@@ -443,19 +516,7 @@ def import_torch(request: NewModel, work: Path, step: Step) -> Imported:
             )
         load_weights(network, checkpoint)
         network.eval()
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return network(torch.from_numpy(batch)).numpy()
-
     options: dict[str, Any] = {"architecture": architecture, "checkpoint": "model.pt"}
     if request.init_kwargs:
         options["init_kwargs"] = request.init_kwargs
-    return Imported(
-        artifacts=["model.pt", source.name],
-        predict=predict,
-        kind=f"torch {class_name}",
-        dtype="float32",
-        tolerance=1e-5,
-        options=options,
-    )
+    return network, ["model.pt", source.name], options

@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from wrappers import wrapper_for
+from wrappers.contract import TableSpec, TensorSpec
 from wrappers.deployment import DEPLOYMENT_FILE, DeploymentOptions, seldon_deployment, to_yaml
 from wrappers.manifest import Manifest
 
@@ -70,9 +71,20 @@ def read_s2i_environment(model_dir: Path) -> dict[str, str]:
 
 
 def request_json(manifest: Manifest) -> str:
-    """A prediction request for the first golden input, with the feature names."""
-    rows = manifest.golden[0].input if manifest.golden else [[0.0] * manifest.inputs.width]
-    return json.dumps({"data": {"names": manifest.inputs.names, "ndarray": rows}}) + "\n"
+    """A prediction request for the first golden input: one tensor or text as
+    ``data.ndarray`` (with the feature names), a table or several inputs as ``jsonData``."""
+    if not manifest.golden:
+        return ""
+    values = manifest.golden[0].input
+    (first, *others) = manifest.inputs
+    if others or isinstance(first, TableSpec):
+        body: dict = {"jsonData": values if others else values[first.name]}
+    else:
+        data = {"ndarray": values[first.name]}
+        if isinstance(first, TensorSpec) and first.names:
+            data = {"names": first.names, **data}
+        body = {"data": data}
+    return json.dumps(body) + "\n"
 
 
 def render(

@@ -1,4 +1,4 @@
-"""scikit-learn estimators saved with joblib."""
+"""scikit-learn estimators and Pipelines saved with joblib: over matrices, DataFrames or texts."""
 
 from __future__ import annotations
 
@@ -7,19 +7,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from wrappers.base import ServedModel
+from wrappers.base import Outputs, ServedModel
+from wrappers.contract import Column, Spec, TableSpec, TensorSpec, TextSpec
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.fast_trees import FastPredictor, compile_estimator
-from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, TensorSpec
+from wrappers.manifest import MANIFEST_FILE, Manifest
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("predict_proba", "predict")
+#: the estimator methods served as outputs, each output named by its method
+METHODS = ("predict_proba", "predict", "decision_function")
 
 
 class SklearnModel(ServedModel):
-    """Serves ``model.joblib``; ``method`` picks ``predict_proba`` (classifiers) or ``predict``.
+    """Serves ``model.joblib``: each output is the estimator method of the same name.
 
+    The ``method`` setting answers with that one method instead of the manifest's outputs.
     Tree models that :func:`wrappers.fast_trees.compile_estimator` accepts are answered by its
     numpy evaluator (identical outputs, far less per-call overhead) unless ``fast_trees`` is
     off; the golden pairs replayed at load then check that path.
@@ -30,22 +33,33 @@ class SklearnModel(ServedModel):
     module = "sklearn"
     companions = ("joblib",)
     strict_version = True  # scikit-learn pickles are not portable across minor versions
+    artifact_file: ClassVar[str] = "model.joblib"
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
-        options = self.manifest.options
-        self.default_method: str = options.get("method", "predict")
-        self.method: str = self.settings.method or self.default_method
-        if self.method not in METHODS:
-            raise ManifestError(f"method must be one of {METHODS}, got {self.method!r}")
-        self.classes: list[str] = [str(c) for c in options.get("classes", [])]
+        if len(self.manifest.inputs) != 1:
+            raise ManifestError("a scikit-learn model takes one input (its X)")
+        unknown = [s.name for s in self.manifest.outputs if s.name not in METHODS]
+        if unknown:
+            raise ManifestError(f"scikit-learn outputs are named by method {METHODS}: {unknown}")
+        method = self.settings.method
+        if method is not None and method not in METHODS:
+            raise ManifestError(f"method must be one of {METHODS}, got {method!r}")
+        self.served = [self._output(method)] if method else self.manifest.outputs
         self.estimator: Any = None
         self.fast_path: FastPredictor | None = None
 
-    artifact_file: ClassVar[str] = "model.joblib"
+    def _output(self, method: str) -> TensorSpec:
+        recorded = {s.name: s for s in self.manifest.outputs}
+        classes = self.manifest.options.get("classes", [])
+        return recorded.get(method) or output_spec(method, classes, "string")
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self.served
 
     def unverified_manifest(self) -> Manifest:
-        """``model.joblib`` alone: the schema is read from the fitted estimator.
+        """``model.joblib`` alone: the contract is read from the fitted estimator.
 
         Unpickling runs code; that is what the user accepted by setting ``allow_unverified``.
         """
@@ -57,28 +71,8 @@ class SklearnModel(ServedModel):
                 f"no {MANIFEST_FILE} and no {self.artifact_file} in {self.model_dir}"
             )
         estimator = joblib.load(path)
-        width = getattr(estimator, "n_features_in_", None)
-        if not width:
-            raise ManifestError(
-                f"{type(estimator).__name__} in {path} records no n_features_in_; "
-                f"write a {MANIFEST_FILE} for it"
-            )
-        names = [str(n) for n in getattr(estimator, "feature_names_in_", [])]
-        classes = [str(c) for c in getattr(estimator, "classes_", [])]
-        method = self.settings.method or (
-            "predict_proba" if hasattr(estimator, "predict_proba") else "predict"
-        )
-        if method == "predict_proba":
-            outputs = TensorSpec(names=classes, dtype="float64", shape=[-1, len(classes)])
-        else:
-            label = "class" if classes else "prediction"
-            outputs = TensorSpec(names=[label], dtype=_dtype_name(estimator), shape=[-1, 1])
-        inputs = InputSpec(
-            names=names or [f"x{i}" for i in range(width)], dtype="float64", shape=[-1, width]
-        )
-        return self._describe_unverified(
-            self.artifact_file, inputs, outputs, method=method, classes=classes
-        )
+        inputs, outputs, options = describe(estimator, self.settings.method)
+        return self._describe_unverified(self.artifact_file, inputs, outputs, **options)
 
     def _load(self) -> None:
         import joblib
@@ -87,13 +81,14 @@ class SklearnModel(ServedModel):
             self.model_dir / self.manifest.options.get("artifact", self.artifact_file)
         )
         fit_jobs_to_budget(self.estimator, self.budget.intra_op_threads)
-        if not hasattr(self.estimator, self.method):
+        missing = [s.name for s in self.served if not hasattr(self.estimator, s.name)]
+        if missing:
             usable = [m for m in METHODS if hasattr(self.estimator, m)]
             raise ModelLoadError(
-                f"{type(self.estimator).__name__} has no {self.method}(); "
+                f"{type(self.estimator).__name__} has no {', '.join(missing)}(); "
                 f"set the method parameter to one of {usable}"
             )
-        if self.settings.fast_trees:
+        if self.settings.fast_trees and self.manifest.matrix is not None:
             self.fast_path = compile_estimator(self.estimator)
         logger.info(
             "%s predicts with %s",
@@ -101,38 +96,196 @@ class SklearnModel(ServedModel):
             "the fast tree path" if self.fast_path is not None else "scikit-learn",
         )
 
-    def _call(self, method: str, batch: np.ndarray) -> np.ndarray:
+    def _call(self, method: str, X: Any) -> np.ndarray:
         fast = self.fast_path
         model = fast if fast is not None and method in fast.methods else self.estimator
-        output = np.asarray(getattr(model, method)(batch))
-        return output.reshape(len(batch), -1)
+        return np.asarray(getattr(model, method)(X)).reshape(len(X), -1)
 
-    def _predict(self, batch: np.ndarray) -> np.ndarray:
+    def _predict(self, inputs: dict[str, Any]) -> Outputs:
+        (X,) = inputs.values()
         try:
-            return self._call(self.method, batch)
+            return {s.name: self._call(s.name, X) for s in self.served}
         except ValueError:
-            with np.errstate(over="ignore"):
-                beyond_float32 = not np.isfinite(batch.astype(np.float32)).all()
-            if beyond_float32:  # trees and others compute in float32, where these are infinite
-                raise InvalidInput(
-                    f"values beyond ±{np.finfo(np.float32).max:.3g} do not fit "
-                    f"{type(self.estimator).__name__}, which computes in float32"
-                ) from None
+            if isinstance(X, np.ndarray) and X.dtype.kind == "f":
+                with np.errstate(over="ignore"):
+                    beyond_float32 = not np.isfinite(X.astype(np.float32)).all()
+                if beyond_float32:  # trees and others compute in float32, where these are inf
+                    raise InvalidInput(
+                        f"values beyond ±{np.finfo(np.float32).max:.3g} do not fit "
+                        f"{type(self.estimator).__name__}, which computes in float32"
+                    ) from None
             raise
 
-    def _reference_predict(self, batch: np.ndarray) -> np.ndarray:
-        return self._call(self.default_method, batch)
-
-    @property
-    def output_names(self) -> list[str]:
-        if self.method == self.default_method:
-            return self.manifest.outputs.names
-        return self.classes if self.method == "predict_proba" else ["class"]
+    def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
+        (X,) = inputs.values()
+        return {s.name: self._call(s.name, X) for s in self.manifest.outputs}
 
 
-def _dtype_name(estimator: Any) -> str:
-    classes = getattr(estimator, "classes_", None)
-    return str(np.asarray(classes).dtype) if classes is not None else "float64"
+# ---- the contract of a fitted estimator (scaffolding and allow_unverified) ---------------------
+
+
+def describe(
+    estimator: Any, method: str | None = None, sample: Any = None
+) -> tuple[list[Spec], list[TensorSpec], dict[str, Any]]:
+    """Inputs, outputs and options of a fitted estimator, from its fitted attributes.
+
+    A text vectorizer first makes a text input; fitted feature names with a sample of
+    non-numeric columns (or encoders) make a table; anything else is a numeric matrix.
+    ``sample`` (a DataFrame, rows or texts) gives the columns' types and nulls.
+    """
+    classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
+    label = "string" if any(isinstance(c, str) for c in classes) else "int64"
+    if not classes:
+        label = "float64"
+    methods = [method] if method else default_methods(estimator)
+    outputs = [output_spec(m, [str(c) for c in classes], label) for m in methods]
+    options: dict[str, Any] = {"classes": [str(c) for c in classes]} if classes else {}
+    return [input_spec(estimator, sample)], outputs, options
+
+
+def default_methods(estimator: Any) -> list[str]:
+    """A classifier answers its probabilities, anything else its predictions."""
+    return ["predict_proba"] if hasattr(estimator, "predict_proba") else ["predict"]
+
+
+def output_spec(method: str, classes: list[str], label: str) -> TensorSpec:
+    if method == "predict_proba" or (method == "decision_function" and len(classes) > 2):
+        return TensorSpec(name=method, dtype="float64", shape=[-1, len(classes)], names=classes)
+    if method == "decision_function":
+        return TensorSpec(name=method, dtype="float64", shape=[-1, 1], names=["decision"])
+    column = "class" if classes else "prediction"
+    return TensorSpec(name=method, dtype=label, shape=[-1, 1], names=[column])  # type: ignore[arg-type]
+
+
+def input_spec(estimator: Any, sample: Any = None) -> Spec:
+    first = _first_step(estimator)
+    if _is_text_vectorizer(first):
+        return TextSpec(name="text")
+    names = [str(n) for n in getattr(estimator, "feature_names_in_", [])]
+    encoded = encoded_columns(estimator)
+    frame = _frame(sample, names)
+    numeric = frame is None or all(frame[n].dtype.kind in "iuf" for n in names)
+    if names and (encoded or not numeric):
+        imputed = imputed_columns(estimator)
+        return TableSpec(name="table", columns=[_column(n, frame, encoded, imputed) for n in names])
+    width = getattr(estimator, "n_features_in_", None) or (
+        np.shape(sample)[1] if sample is not None else None
+    )
+    if not width:
+        raise ManifestError(
+            f"{type(estimator).__name__} records no n_features_in_; pass a sample or the "
+            "number of features"
+        )
+    return TensorSpec(
+        name="input",
+        dtype="float64",
+        shape=[-1, int(width)],
+        names=names or [f"x{i}" for i in range(int(width))],
+    )
+
+
+def _column(
+    name: str, frame: Any, encoded: dict[str, list[Any] | None], imputed: set[str]
+) -> Column:
+    nullable = name in imputed or (frame is not None and bool(frame[name].isna().any()))
+    if name in encoded:
+        categories = encoded[name]
+        if categories is None:  # the encoder takes unknown values too
+            return Column(name=name, type="string", nullable=nullable)
+        return Column(name=name, type="category", categories=categories, nullable=nullable)
+    if frame is None:
+        return Column(name=name, type="float", nullable=nullable)
+    kind = frame[name].dtype.kind
+    column_type = {"b": "bool", "i": "int", "u": "int", "f": "float"}.get(kind, "string")
+    return Column(name=name, type=column_type, nullable=nullable)  # type: ignore[arg-type]
+
+
+def _frame(sample: Any, names: list[str]) -> Any:
+    if sample is None or not names:
+        return None
+    import pandas as pd
+
+    frame = sample if isinstance(sample, pd.DataFrame) else pd.DataFrame(sample, columns=names)
+    frame = frame.infer_objects()
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise ManifestError(f"the sample has no columns {missing}, which the model was fitted on")
+    return frame
+
+
+def encoded_columns(estimator: Any) -> dict[str, list[Any] | None]:
+    """Columns that a fitted encoder takes, with its known categories (None: any value)."""
+    found: dict[str, list[Any] | None] = {}
+    for transformer, columns in _column_steps(estimator):
+        categories = getattr(transformer, "categories_", None)
+        if categories is None or not hasattr(transformer, "handle_unknown"):
+            continue
+        known = transformer.handle_unknown == "error"
+        for column, values in zip(columns, categories, strict=False):
+            found[column] = [_plain(v) for v in values if not _is_nan(v)] if known else None
+    return found
+
+
+def imputed_columns(estimator: Any) -> set[str]:
+    """Columns that pass through an imputer first, so missing values are expected."""
+    return {
+        column
+        for transformer, columns in _column_steps(estimator)
+        if type(transformer).__name__.endswith("Imputer")
+        for column in columns
+    }
+
+
+def _column_steps(estimator: Any) -> list[tuple[Any, list[str]]]:
+    """Each fitted transformer with the input columns it sees (ColumnTransformers unfolded)."""
+    names = [str(n) for n in getattr(estimator, "feature_names_in_", [])]
+    steps: list[tuple[Any, list[str]]] = []
+
+    def visit(node: Any, columns: list[str]) -> None:
+        if hasattr(node, "transformers_"):
+            for _, transformer, selected in node.transformers_:
+                if isinstance(transformer, str):
+                    continue
+                visit(transformer, _selected(node, selected))
+        elif hasattr(node, "steps"):
+            for _, step in node.steps:  # imputers keep their columns; other steps make new ones
+                visit(step, columns)
+                columns = columns if type(step).__name__.endswith("Imputer") else []
+        else:
+            steps.append((node, columns))
+
+    visit(estimator, names)
+    return steps
+
+
+def _selected(transformer: Any, selected: Any) -> list[str]:
+    names = [str(n) for n in getattr(transformer, "feature_names_in_", [])]
+    if isinstance(selected, str):
+        return [selected]
+    selected = list(np.asarray(selected).ravel())
+    if selected and isinstance(selected[0], bool | np.bool_):
+        return [n for n, keep in zip(names, selected, strict=False) if keep]
+    return [names[int(s)] if isinstance(s, int | np.integer) else str(s) for s in selected]
+
+
+def _first_step(estimator: Any) -> Any:
+    while hasattr(estimator, "steps"):
+        estimator = estimator.steps[0][1]
+    return estimator
+
+
+def _is_text_vectorizer(step: Any) -> bool:
+    from sklearn.feature_extraction.text import HashingVectorizer, _VectorizerMixin
+
+    return isinstance(step, _VectorizerMixin | HashingVectorizer)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def fit_jobs_to_budget(estimator: Any, threads: int) -> None:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wrappers.base import ServedModel
+from wrappers.base import Outputs, ServedModel
+from wrappers.contract import TensorSpec
+from wrappers.contract.tensor import TensorDType
 from wrappers.errors import ManifestError, ModelLoadError
-from wrappers.manifest import MANIFEST_FILE, InputSpec, Manifest, TensorSpec
+from wrappers.manifest import MANIFEST_FILE, Manifest
 
 SAVED_MODEL = "saved_model"
 SIGNATURE = "serving_default"
+DTYPES: frozenset[str] = frozenset(TensorDType.__args__)  # type: ignore[attr-defined]
 
 
 class TFModel(ServedModel):
-    """Runs the SavedModel's serving signature: no Keras ``predict`` per request.
+    """Runs the SavedModel's serving signature: every named input and output, any rank.
 
     The signature runs as a graph-mode session callable: the same serving graph that
     ``tf.saved_model.load(...).signatures[...]`` would call eagerly, at a tenth of its per-call
@@ -33,11 +37,8 @@ class TFModel(ServedModel):
         self.serve: Any = None
 
     def unverified_manifest(self) -> Manifest:
-        """``saved_model/<version>/`` alone (the highest version): the schema is read from the
+        """``saved_model/<version>/`` alone (the highest version): the contract is read from the
         serving signature in ``saved_model.pb``, without loading the graph before the fork."""
-        import tensorflow as tf
-        from tensorflow.core.protobuf import saved_model_pb2
-
         root = self.model_dir / SAVED_MODEL
         versions = sorted(int(p.name) for p in root.glob("*") if p.name.isdigit())
         if not versions:
@@ -45,38 +46,14 @@ class TFModel(ServedModel):
                 f"no {MANIFEST_FILE} and no {SAVED_MODEL}/<version>/ in {self.model_dir}"
             )
         version = str(versions[-1])
-        saved = saved_model_pb2.SavedModel.FromString(
-            (root / version / "saved_model.pb").read_bytes()
-        )
-        signature = saved.meta_graphs[0].signature_def.get(SIGNATURE)
-        if signature is None or len(signature.inputs) != 1 or len(signature.outputs) != 1:
-            raise ManifestError(
-                f"{root / version} needs a {MANIFEST_FILE}: only a {SIGNATURE!r} signature with "
-                f"one input and one output can be described from the SavedModel alone"
-            )
-        ((input_key, input_info),) = signature.inputs.items()
-        ((output_key, output_info),) = signature.outputs.items()
-        width, out_width = (_width(info) for info in (input_info, output_info))
-        inputs = InputSpec(
-            names=[f"{input_key}_{i}" for i in range(width)],
-            dtype=tf.dtypes.as_dtype(input_info.dtype).name,
-            shape=[-1, width],
-        )
-        outputs = TensorSpec(
-            names=[output_key]
-            if out_width == 1
-            else [f"{output_key}_{i}" for i in range(out_width)],
-            dtype=tf.dtypes.as_dtype(output_info.dtype).name,
-            shape=[-1, out_width],
-        )
+        inputs, outputs = describe(root / version)
         return self._describe_unverified(
             f"{SAVED_MODEL}/{version}",
-            inputs,
+            list(inputs),
             outputs,
             version=version,
             saved_model=SAVED_MODEL,
             signature=SIGNATURE,
-            output=output_key,
         )
 
     def _load(self) -> None:
@@ -100,23 +77,80 @@ class TFModel(ServedModel):
                 f"{path} has no signature {name!r}: {list(meta_graph.signature_def)}"
             )
         signature = meta_graph.signature_def[name]
-        if len(signature.inputs) != 1:
-            raise ModelLoadError(
-                f"signature {name!r} takes {len(signature.inputs)} inputs; one expected"
-            )
-        output = options.get("output") or sorted(signature.outputs)[0]
-        if output not in signature.outputs:
-            raise ModelLoadError(f"signature {name!r} has no output {output!r}")
-        (feed,) = signature.inputs.values()
-        self.serve = session_callable(session, feed.name, signature.outputs[output].name)
+        feeds = _tensor_names(signature.inputs, self.manifest.input_names, f"{name!r} input")
+        fetches = _tensor_names(
+            signature.outputs,
+            [options.get("output", s.name) for s in self.manifest.outputs],
+            f"{name!r} output",
+        )
+        self.serve = session_callable(session, feeds, fetches)
         self._session = session  # keeps the graph and its variables alive
 
-    def _predict(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.serve(batch)).reshape(len(batch), -1)
+    def _predict(self, inputs: dict[str, Any]) -> Outputs:
+        arrays = [inputs[name] for name in self.manifest.input_names]
+        results = self.serve(*arrays)
+        rows = len(arrays[0])
+        return {
+            spec.name: _from_tf(result, spec, rows)
+            for spec, result in zip(self.manifest.outputs, results, strict=True)
+        }
 
 
-def session_callable(session: Any, feed: str, fetch: str) -> Callable[[np.ndarray], Any]:
-    """The session's C-level callable for one feed and one fetch (about 30 µs a call).
+def describe(saved_model: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The serving signature's inputs and outputs, read from ``saved_model.pb`` alone."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
+    signature = saved.meta_graphs[0].signature_def.get(SIGNATURE)
+    if signature is None:
+        raise ManifestError(f"{saved_model} has no {SIGNATURE!r} signature")
+    inputs = [_spec(key, info) for key, info in sorted(signature.inputs.items())]
+    outputs = [_spec(key, info) for key, info in sorted(signature.outputs.items())]
+    return inputs, outputs
+
+
+def _spec(key: str, info: Any) -> TensorSpec:
+    import tensorflow as tf
+
+    dtype = tf.dtypes.as_dtype(info.dtype).name
+    if dtype not in DTYPES:
+        raise ManifestError(f"{key}: tensors of {dtype} cannot be served")
+    if info.tensor_shape.unknown_rank:
+        raise ManifestError(f"{key}: the signature does not fix its rank")
+    shape = [d.size if d.size > 0 else -1 for d in info.tensor_shape.dim]
+    if not shape:
+        raise ManifestError(f"{key}: a scalar is no batch; export a batch dimension")
+    return TensorSpec(name=key, dtype=dtype, shape=shape)  # type: ignore[arg-type]
+
+
+def _tensor_names(tensors: Any, wanted: Sequence[str], what: str) -> list[str]:
+    """Graph tensor names for the manifest's names; a schema-1 manifest's one generic name
+    stands for the signature's one tensor."""
+    if len(wanted) == 1 and len(tensors) == 1 and wanted[0] not in tensors:
+        return [next(iter(tensors.values())).name]
+    missing = [w for w in wanted if w not in tensors]
+    if missing:
+        raise ModelLoadError(f"the signature has no {what} {missing}: {sorted(tensors)}")
+    return [tensors[w].name for w in wanted]
+
+
+def _from_tf(result: Any, spec: TensorSpec, rows: int) -> np.ndarray:
+    array = np.asarray(result)
+    if array.dtype.kind in "SO":
+        array = np.vectorize(_text, otypes=[object])(array)
+    if spec.rank == 2 and array.ndim != 2:
+        array = array.reshape(rows, -1)
+    return array
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def session_callable(
+    session: Any, feeds: list[str], fetches: list[str]
+) -> Callable[..., list[Any]]:
+    """The session's C-level callable for these feeds and fetches (about 30 µs a call).
 
     ``Session.make_callable`` with a feed list runs the generic ``Session.run`` in Python
     (about 250 µs); ``_make_callable_from_options`` is the C API's callable that Keras 2 used.
@@ -128,15 +162,8 @@ def session_callable(session: Any, feed: str, fetch: str) -> Callable[[np.ndarra
     if make is None:
         graph = session.graph
         generic = session.make_callable(
-            graph.get_tensor_by_name(fetch), [graph.get_tensor_by_name(feed)]
+            [graph.get_tensor_by_name(f) for f in fetches],
+            [graph.get_tensor_by_name(f) for f in feeds],
         )
         return generic
-    run = make(config_pb2.CallableOptions(feed=[feed], fetch=[fetch]))
-    return lambda batch: run(batch)[0]
-
-
-def _width(info: Any) -> int:
-    dims = [d.size for d in info.tensor_shape.dim]
-    if len(dims) != 2 or dims[1] < 1:
-        raise ManifestError(f"{info.name}: expected a [batch, columns] tensor, got shape {dims}")
-    return dims[1]
+    return make(config_pb2.CallableOptions(feed=feeds, fetch=fetches))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wrappers.base import ServedModel
+from wrappers.base import Outputs, ServedModel
+from wrappers.contract import TensorSpec
 from wrappers.errors import ManifestError, ModelLoadError
 
 #: prefixes that torch.compile (``_orig_mod.``) and DataParallel (``module.``) add to keys
@@ -18,7 +19,12 @@ WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
 class TorchModel(ServedModel):
-    """Rebuilds ``options.architecture`` (``file.py:Class``) and loads its weights strictly."""
+    """Rebuilds ``options.architecture`` (``file.py:Class``) and loads its weights strictly, or
+    loads a ``torch.export`` program (``options.program``, a ``.pt2``) that needs no class.
+
+    Inputs go to ``forward`` positionally, in the manifest's order; a tensor, tuple or dict
+    result gives the outputs in the manifest's order (a dict by name).
+    """
 
     framework = "torch"
     distribution = "torch"
@@ -26,8 +32,12 @@ class TorchModel(ServedModel):
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
-        if "architecture" not in self.manifest.options:
-            raise ManifestError("a torch manifest needs options.architecture as 'file.py:Class'")
+        options = self.manifest.options
+        if ("architecture" in options) == ("program" in options):
+            raise ManifestError(
+                "a torch manifest needs options.architecture as 'file.py:Class' (with a "
+                "state dict) or options.program (a torch.export .pt2 file)"
+            )
         self.network: Any = None
 
     def _load(self) -> None:
@@ -35,22 +45,62 @@ class TorchModel(ServedModel):
 
         torch.set_num_threads(self.budget.intra_op_threads)
         options = self.manifest.options
-        network = build_network(
-            self.model_dir, options["architecture"], options.get("init_kwargs", {})
-        )
-        checkpoint = torch.load(
-            self.model_dir / options.get("checkpoint", "model.pt"),
-            map_location="cpu",
-            weights_only=True,
-        )
-        load_weights(network, checkpoint)
-        self.network = network.eval()
+        if "program" in options:
+            self.network = torch.export.load(self.model_dir / options["program"]).module()
+        else:
+            network = build_network(
+                self.model_dir, options["architecture"], options.get("init_kwargs", {})
+            )
+            checkpoint = torch.load(
+                self.model_dir / options.get("checkpoint", "model.pt"),
+                map_location="cpu",
+                weights_only=True,
+            )
+            load_weights(network, checkpoint)
+            self.network = network.eval()
         self._torch = torch
 
-    def _predict(self, batch: np.ndarray) -> np.ndarray:
+    def _predict(self, inputs: dict[str, Any]) -> Outputs:
+        tensors = [self._torch.from_numpy(inputs[name]) for name in self.manifest.input_names]
         with self._torch.inference_mode():
-            output = self.network(self._torch.from_numpy(batch))
-        return output.numpy().reshape(len(batch), -1)
+            result = self.network(*tensors)
+        return outputs_by_name(result, self.manifest.outputs, len(tensors[0]))
+
+
+def name_outputs(result: Any) -> Outputs:
+    """Names a result as a new manifest does: ``output``; ``output_0``, ... for a tuple; a
+    dict's own keys."""
+    if isinstance(result, Mapping):
+        values = dict(result)
+    elif isinstance(result, tuple | list):
+        values = {f"output_{i}": v for i, v in enumerate(result)}
+    else:
+        values = {"output": result}
+    return {k: _numpy(v) for k, v in values.items()}
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def outputs_by_name(result: Any, specs: Sequence[TensorSpec], rows: int) -> Outputs:
+    """A network's tensor, tuple or dict result as numpy arrays by output name."""
+    if isinstance(result, Mapping):
+        missing = [s.name for s in specs if s.name not in result]
+        if missing:
+            raise ModelLoadError(f"the network's result has no outputs {missing}: {list(result)}")
+        values = [result[s.name] for s in specs]
+    elif isinstance(result, tuple | list):
+        if len(result) != len(specs):
+            raise ModelLoadError(f"the network gives {len(result)} outputs, not {len(specs)}")
+        values = list(result)
+    else:
+        values = [result]
+    arrays = {}
+    for spec, value in zip(specs, values, strict=False):
+        array = _numpy(value)
+        arrays[spec.name] = array.reshape(rows, -1) if spec.rank == 2 else array
+    return arrays
 
 
 def build_network(model_dir: Path, architecture: str, init_kwargs: Mapping[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
 from wrappers.builder import build_manifest
-from wrappers.manifest import InputSpec, TensorSpec
+from wrappers.contract import TensorSpec
 
 SEED = 0
 
@@ -34,12 +34,20 @@ def main(out: Path) -> None:
         description="RandomForestClassifier (100 trees) on scikit-learn's iris data set.",
         framework="sklearn",
         artifacts=["model.joblib"],
-        inputs=InputSpec(names=list(iris.feature_names), dtype="float64", shape=[-1, 4]),
-        outputs=TensorSpec(names=classes, dtype="float64", shape=[-1, len(classes)]),
-        sample=sample,
-        sample_output=model.predict_proba(sample),
+        inputs=[
+            TensorSpec(
+                name="input", names=list(iris.feature_names), dtype="float64", shape=[-1, 4]
+            )
+        ],
+        outputs=[
+            TensorSpec(
+                name="predict_proba", names=classes, dtype="float64", shape=[-1, len(classes)]
+            )
+        ],
+        sample={"input": sample},
+        sample_output={"predict_proba": model.predict_proba(sample)},
         tolerance=1e-12,
-        options={"method": "predict_proba", "classes": classes},
+        options={"classes": classes},
     ).write(out)
     accuracy = float(np.mean(model.predict(iris.data) == labels))
     click.echo(f"sklearn-iris written to {out} (training accuracy {accuracy:.3f})")

@@ -18,7 +18,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
 from wrappers.builder import build_manifest
-from wrappers.manifest import InputSpec, TensorSpec
+from wrappers.contract import TensorSpec
 
 SEED = 0
 VERSION = "1"
@@ -64,10 +64,16 @@ def main(out: Path, epochs: int) -> None:
         description="Keras network (10 -> 16 relu -> 1) on scikit-learn's diabetes data set.",
         framework="tensorflow",
         artifacts=[f"saved_model/{VERSION}"],
-        inputs=InputSpec(names=list(data.feature_names), dtype="float32", shape=[-1, 10]),
-        outputs=TensorSpec(names=["progression"], dtype="float32", shape=[-1, 1]),
-        sample=sample,
-        sample_output=model(sample, training=False).numpy(),
+        inputs=[
+            TensorSpec(
+                name="features", names=list(data.feature_names), dtype="float32", shape=[-1, 10]
+            )
+        ],
+        outputs=[
+            TensorSpec(name="output_0", names=["progression"], dtype="float32", shape=[-1, 1])
+        ],
+        sample={"features": sample},
+        sample_output={"output_0": model(sample, training=False).numpy()},
         tolerance=1e-4,
         options={"saved_model": "saved_model", "signature": "serving_default"},
     ).write(out)

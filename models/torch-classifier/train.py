@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from wrappers.builder import build_manifest
-from wrappers.manifest import InputSpec, TensorSpec
+from wrappers.contract import TensorSpec
 
 SEED = 0
 FEATURES = [f"x{i}" for i in range(10)]
@@ -75,10 +75,12 @@ def main(out: Path, epochs: int) -> None:
         description="The cookbook's SimpleNeuralNet trained with torch.compile.",
         framework="torch",
         artifacts=["model.pt", "network.py"],
-        inputs=InputSpec(names=FEATURES, dtype="float32", shape=[-1, 10]),
-        outputs=TensorSpec(names=["probability"], dtype="float32", shape=[-1, 1]),
-        sample=sample,
-        sample_output=golden,
+        inputs=[TensorSpec(name="input", names=FEATURES, dtype="float32", shape=[-1, 10])],
+        outputs=[
+            TensorSpec(name="output", names=["probability"], dtype="float32", shape=[-1, 1])
+        ],
+        sample={"input": sample},
+        sample_output={"output": golden},
         tolerance=1e-5,
         options={"architecture": "network.py:SimpleNeuralNet", "checkpoint": "model.pt"},
     ).write(out)

@@ -1,0 +1,62 @@
+"""Tensors: nested lists (``data.ndarray``, ``jsonData`` values) and ``{"shape", "values"}``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from wrappers.contract.tensor import TensorSpec
+from wrappers.errors import InvalidInput
+
+
+def rectangular(values: object, where: str = "the batch") -> np.ndarray:
+    """``values`` as a numpy array; ragged nested lists are the client's fault, not a crash."""
+    try:
+        return np.asarray(values)
+    except (ValueError, RecursionError) as exc:  # ragged or absurdly deep nested lists
+        raise InvalidInput(
+            f"expected {where} to be a rectangular array (every row the same length): {exc}"
+        ) from exc
+
+
+def from_tensor(tensor: Any, where: str = "data.tensor") -> np.ndarray:
+    """A Seldon ``{"shape": [...], "values": [...]}`` tensor as an array of that shape."""
+    try:
+        return np.asarray(tensor["values"]).reshape(tensor["shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"expected {where} with matching values and shape: {exc}") from exc
+
+
+def decode(spec: TensorSpec, value: Any, names: Sequence[str] | None = None) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, dict) and {"shape", "values"} <= value.keys():
+        return from_tensor(value, spec.name)
+    if spec.rank > 1 and not isinstance(value, list):
+        raise InvalidInput(
+            f"{spec.name}: expected a nested list of shape {spec.shape}, got {type(value).__name__}"
+        )
+    return rectangular(value, spec.name)
+
+
+def encode(value: Any) -> Any:
+    """Nested lists; NaN and Infinity (which JSON cannot carry) as null."""
+    return to_wire(np.asarray(value)).tolist()
+
+
+def to_wire(output: np.ndarray) -> np.ndarray:
+    """Narrow floats become the float64 of their shortest decimal, so 0.1f is sent as 0.1, not
+    0.10000000149011612; NaN and Infinity become None (null)."""
+    if output.dtype.kind != "f":
+        return output
+    if output.dtype.itemsize < 8:
+        shortest = map(float, map(str, output.ravel()))
+        output = np.fromiter(shortest, np.float64, output.size).reshape(output.shape)
+    finite = np.isfinite(output)
+    if finite.all():
+        return output
+    encoded = output.astype(object)
+    encoded[~finite] = None
+    return encoded
