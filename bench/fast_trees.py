@@ -34,7 +34,8 @@ def seconds_per_call(call: Callable[[], object], repeat: int) -> float:
 
 def sample_rows(model: SklearnModel, count: int) -> np.ndarray:
     """Rows spread around the golden inputs, as real requests would be."""
-    golden = np.vstack([np.asarray(pair.input, dtype=np.float64) for pair in model.manifest.golden])
+    name = model.manifest.input_names[0]
+    golden = np.vstack([np.asarray(p.input[name], dtype=np.float64) for p in model.manifest.golden])
     rng = np.random.default_rng(0)
     picks = golden[rng.integers(0, len(golden), count)]
     return picks + rng.normal(0.0, 0.3, picks.shape) * golden.std(axis=0)

@@ -31,7 +31,8 @@ S2I_BUILD_KEYS = {"MODEL_NAME", "SERVICE_TYPE", "PERSISTENCE"}
 
 def request_rows(manifest: Manifest, rows: int) -> list[list[float]]:
     """Valid inputs for a model: its golden rows, repeated to the wanted batch size."""
-    source = np.asarray(manifest.golden[-1].input if rows > 1 else manifest.golden[0].input)
+    golden = manifest.golden[-1 if rows > 1 else 0].input
+    source = np.asarray(golden[manifest.input_names[0]])
     return np.resize(source, (rows, source.shape[1])).tolist()
 
 
@@ -48,11 +49,11 @@ class Protocol:
 
 
 def _seldon_request(manifest: Manifest, rows: list[list[float]]) -> dict[str, Any]:
-    return {"data": {"names": manifest.inputs.names, "ndarray": rows}}
+    return {"data": {"names": manifest.matrix.names, "ndarray": rows}}
 
 
 def _v2_request(manifest: Manifest, rows: list[list[float]]) -> dict[str, Any]:
-    width = manifest.inputs.width
+    width = manifest.matrix.width
     flat = [value for row in rows for value in row]
     return {
         "inputs": [

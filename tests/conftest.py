@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"
 WRAPPER_OF = {"sklearn-iris": SklearnModel, "tf-regressor": TFModel, "torch-classifier": TorchModel}
 MODEL_NAMES = sorted(WRAPPER_OF)
+#: models whose contract is not one numeric matrix: a table, texts, an N-D tensor, two inputs
+CONTRACT_MODELS = ["keras-multi-io", "loan-pipeline", "review-sentiment", "torch-digits-cnn"]
 
 
 @pytest.fixture(scope="session", params=MODEL_NAMES)
@@ -62,6 +64,18 @@ def rehash(model_dir: Path) -> None:
     paths = [a.path for a in manifest.artifacts]
     manifest.artifacts = [a for p in paths for a in artifacts_under(model_dir, p)]
     manifest.write(model_dir)
+
+
+def golden_rows(manifest: Manifest, pair: int = -1):
+    """The one input's wire value in a golden pair (rows for a matrix model)."""
+    (value,) = manifest.golden[pair].input.values()
+    return value
+
+
+def golden_answer(manifest: Manifest, pair: int = -1):
+    """The one output's wire value in a golden pair."""
+    (value,) = manifest.golden[pair].output.values()
+    return value
 
 
 FRAMEWORKS = ["sklearn", "tensorflow", "torch"]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import MODELS_DIR
+from conftest import MODELS_DIR, golden_rows
 
 from wrappers import SklearnModel
 from wrappers.batching import MicroBatcher
@@ -119,8 +119,8 @@ def test_served_model_answers_concurrent_requests_like_the_estimator(rows, monke
     monkeypatch.setenv("GUNICORN_THREADS", "8")
     model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris")
     model.load()
-    assert isinstance(model._run, MicroBatcher) == (rows > 1)
-    inputs = [np.asarray(pair.input) for pair in model.manifest.golden] * 4
+    assert (model.batcher is not None) == (rows > 1)
+    inputs = [np.asarray(golden_rows(model.manifest, i)) for i in range(4)] * 4
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(model.predict, inputs))
     for batch, answer in zip(inputs, answers, strict=True):

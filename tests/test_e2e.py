@@ -6,7 +6,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
-from conftest import MODELS_DIR
+from conftest import MODELS_DIR, golden_rows
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
@@ -16,11 +16,11 @@ pytestmark = pytest.mark.e2e
 
 
 def ndarray_request(model, rows) -> dict:
-    return {"data": {"names": model.manifest.inputs.names, "ndarray": np.asarray(rows).tolist()}}
+    return {"data": {"names": model.manifest.matrix.names, "ndarray": np.asarray(rows).tolist()}}
 
 
 def golden_batch(model) -> list[list[float]]:
-    return model.manifest.golden[-1].input
+    return golden_rows(model.manifest, -1)
 
 
 @pytest.mark.parametrize("path", ["/api/v1.0/predictions", "/predict"])
@@ -35,7 +35,7 @@ def test_rest_predictions_equal_in_process_predictions(server, loaded, path):
 
 
 def test_rest_answers_without_feature_names(server, loaded):
-    rows = loaded.manifest.golden[0].input
+    rows = golden_rows(loaded.manifest, 0)
     answer = requests.post(server.url + "/predict", json={"data": {"ndarray": rows}}, timeout=30)
     assert answer.status_code == 200, answer.text
     np.testing.assert_allclose(answer.json()["data"]["ndarray"], loaded.predict(rows), rtol=1e-6)
@@ -57,7 +57,7 @@ def test_grpc_bad_request_names_the_problem(server, loaded):
         stub = prediction_pb2_grpc.ModelStub(channel)
         with pytest.raises(grpc.RpcError) as caught:
             stub.Predict(json_to_seldon_message({"data": {"ndarray": [[1.0, 2.0]]}}), timeout=30)
-    assert f"expected {loaded.manifest.inputs.width} features per row" in caught.value.details()
+    assert f"expected {loaded.manifest.matrix.width} features per row" in caught.value.details()
 
 
 def test_metadata_describes_the_model(server, loaded):
@@ -66,7 +66,7 @@ def test_metadata_describes_the_model(server, loaded):
 
 
 def test_wrong_shaped_request_gets_400_with_a_message(server, loaded):
-    width = loaded.manifest.inputs.width
+    width = loaded.manifest.matrix.width
     answer = requests.post(
         server.url + "/predict", json={"data": {"ndarray": [[1.0] * (width + 1)]}}
     )
@@ -76,7 +76,7 @@ def test_wrong_shaped_request_gets_400_with_a_message(server, loaded):
 
 
 def test_non_numeric_request_gets_400(server, loaded):
-    width = loaded.manifest.inputs.width
+    width = loaded.manifest.matrix.width
     answer = requests.post(server.url + "/predict", json={"data": {"ndarray": [["x"] * width]}})
     assert answer.status_code == 400
     assert "expected numbers" in answer.json()["status"]["info"]

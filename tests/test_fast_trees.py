@@ -9,7 +9,7 @@ import logging
 import joblib
 import numpy as np
 import pytest
-from conftest import MODELS_DIR, copy_model, rehash
+from conftest import MODELS_DIR, copy_model, golden_rows, rehash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -352,8 +352,13 @@ def test_unsupported_model_is_served_by_scikit_learn(tmp_path, caplog):
     joblib.dump(estimator, model_dir / "model.joblib")
     rehash(model_dir)
     manifest = Manifest.read(model_dir)
-    sample = np.array(manifest.golden[-1].input)
-    manifest.golden = golden_pairs(sample, estimator.predict_proba(sample))
+    sample = np.array(golden_rows(manifest, -1))
+    manifest.golden = golden_pairs(
+        manifest.inputs,
+        manifest.outputs,
+        {"input": sample},
+        {"predict_proba": estimator.predict_proba(sample)},
+    )
     manifest.write(model_dir)
 
     with caplog.at_level(logging.INFO, logger="wrappers"):

@@ -77,7 +77,7 @@ def seldon_metrics() -> SeldonMetrics:
 
 
 def test_any_payload_gets_an_answer_or_a_client_error(loaded, seldon_metrics, reliability):
-    spec = loaded.manifest.inputs
+    spec = loaded.manifest.matrix
     counts = {"requests": 0, "bad_inputs": 0, "server_errors": 0, "answered": 0}
 
     def outcome(request: object) -> None:

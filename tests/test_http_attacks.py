@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
+from conftest import golden_rows
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
@@ -60,9 +61,9 @@ def attacks(width: int, max_rows: int) -> list[Attack]:
         Attack("form field json malformed", 400, "not valid JSON", request={"data": {"json": "{"}}),
         Attack("JSON array body", 400, "JSON object", request=as_json([row])),
         Attack("unknown data kind", 400, "exactly one of", request=as_json({"data": {"foo": 1}})),
-        Attack("strData", 400, "got strData", request=as_json({"strData": "x"})),
+        Attack("strData", 400, "does not take text", request=as_json({"strData": "x"})),
         Attack("binData", 400, "got binData", request=as_json({"binData": "aGVsbG8="})),
-        Attack("jsonData", 400, "got jsonData", request=as_json({"jsonData": {"a": 1}})),
+        Attack("jsonData", 400, "expected a nested list", request=as_json({"jsonData": {"a": 1}})),
         Attack("ragged ndarray", 400, "rectangular", request=rows([row, [1]])),
         Attack(
             "tensor values short",
@@ -124,7 +125,7 @@ def error_info(code: int, body: bytes) -> str:
 
 
 def test_every_bad_request_gets_a_clear_client_error(server, loaded, reliability):
-    spec = loaded.manifest.inputs
+    spec = loaded.manifest.matrix
     tried = attacks(spec.width, loaded.settings.max_batch_rows)
     wrong = []
     server_errors = 0
@@ -141,7 +142,7 @@ def test_every_bad_request_gets_a_clear_client_error(server, loaded, reliability
     )
     assert not wrong, "\n".join(wrong)
     good = requests.post(
-        server.url + PREDICT, json={"data": {"ndarray": loaded.manifest.golden[0].input}}
+        server.url + PREDICT, json={"data": {"ndarray": golden_rows(loaded.manifest, 0)}}
     )
     assert good.status_code == 200, "still serving after the attacks"
 
@@ -176,10 +177,10 @@ def test_bodies_over_the_size_limit_get_413(server, loaded, reliability):
 def test_grpc_bad_requests_get_invalid_argument_and_the_server_keeps_serving(
     server, loaded, reliability
 ):
-    width = loaded.manifest.inputs.width
+    width = loaded.manifest.matrix.width
     bad = [
         ({"data": {"ndarray": [[1.0] * width, [1.0]]}}, "rectangular"),
-        ({"strData": "x"}, "got strData"),
+        ({"strData": "x"}, "does not take text"),
         ({"data": {"tensor": {"shape": [2, width], "values": [1.0]}}}, "needs"),
         ({"data": {"ndarray": [[1.0] * (width + 1)]}}, f"expected {width} features"),
         ({"meta": {"puid": "x"}}, "no payload"),
@@ -192,7 +193,7 @@ def test_grpc_bad_requests_get_invalid_argument_and_the_server_keeps_serving(
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, message
             assert fragment in caught.value.details()
         good = stub.Predict(
-            json_to_seldon_message({"data": {"ndarray": loaded.manifest.golden[0].input}}),
+            json_to_seldon_message({"data": {"ndarray": golden_rows(loaded.manifest, 0)}}),
             timeout=30,
         )
     assert seldon_message_to_json(good)["data"]["names"] == loaded.class_names()
@@ -200,11 +201,11 @@ def test_grpc_bad_requests_get_invalid_argument_and_the_server_keeps_serving(
 
 
 def test_float32_outputs_are_not_widened(server, loaded):
-    rows = loaded.manifest.golden[-1].input
+    rows = golden_rows(loaded.manifest, -1)
     answer = requests.post(server.url + PREDICT, json={"data": {"ndarray": rows}}, timeout=30)
     sent = json.loads(answer.text, parse_float=str)["data"]["ndarray"]
     for text in np.ravel(sent):
-        shortest = str(np.float32(text)) if loaded.manifest.outputs.dtype == "float32" else text
+        shortest = str(np.float32(text)) if loaded.manifest.outputs[0].dtype == "float32" else text
         assert float(text) == float(shortest), f"{text} is not the shortest decimal {shortest}"
 
 
@@ -214,7 +215,7 @@ def refuse_constant(token: str) -> None:
 
 def test_outputs_beyond_float32_are_valid_json(server, loaded):
     """±3e38 fits float32, but the network's output overflows: it arrives as null, not NaN."""
-    width = loaded.manifest.inputs.width
+    width = loaded.manifest.matrix.width
     answer = requests.post(
         server.url + PREDICT,
         json={"data": {"ndarray": [[3e38] * width, [-3e38] * width]}},

@@ -55,7 +55,7 @@ def inputs(model: ServedModel) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows and the in-process prediction for each, one row at a time as served
     (a batched matrix product may round the last float32 bit differently)."""
     rng = np.random.default_rng(2024)
-    rows = rng.normal(size=(BEFORE + DURING + AFTER, model.manifest.inputs.width))
+    rows = rng.normal(size=(BEFORE + DURING + AFTER, model.manifest.matrix.width))
     rows = rows.astype(np.float32)
     assert len(np.unique(rows, axis=0)) == len(rows)
     return rows, np.array([model.predict(row[None, :])[0] for row in rows])
@@ -91,7 +91,10 @@ class Client:
             return Outcome(index, None, problem=type(exc).__name__)
         if answer.status_code != 200:
             return Outcome(index, answer.status_code, problem=answer.text[:200])
-        reply = answer.json()
+        try:
+            reply = answer.json()
+        except requests.JSONDecodeError:  # the worker died while it was sending the answer
+            return Outcome(index, None, problem="answer cut off")
         if reply["meta"].get("puid") != f"row-{index}":
             return Outcome(index, 200, problem=f"answer for {reply['meta'].get('puid')}")
         value = np.asarray(reply["data"]["ndarray"], dtype=np.float64)
@@ -109,7 +112,7 @@ def test_concurrent_requests_get_their_own_answers_and_a_killed_worker_recovers(
 ):
     rows, expected = inputs
     url = service.url + "/api/v1.0/predictions"
-    names = model.manifest.inputs.names
+    names = model.manifest.matrix.names
 
     client = Client(url, names)
 

@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
-from conftest import FRAMEWORKS, MODELS_DIR, run_cli
+from conftest import FRAMEWORKS, MODELS_DIR, golden_answer, golden_rows, run_cli
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
@@ -45,15 +45,16 @@ def test_new_writes_a_standard_model_directory(scaffolded, framework):
     pins = (model_dir / "requirements.txt").read_text().splitlines()
     assert pins[0].startswith(f"{wrapper.distribution}==")
     request = json.loads((model_dir / "request.json").read_text())
-    assert request["data"]["names"] == manifest.inputs.names
-    assert request["data"]["ndarray"] == manifest.golden[0].input
+    assert request["data"]["names"] == manifest.matrix.names
+    assert request["data"]["ndarray"] == golden_rows(manifest, 0)
 
 
 def test_sklearn_schema_comes_from_the_fitted_estimator(scaffolded):
     manifest = Manifest.read(scaffolded["sklearn"])
-    assert manifest.inputs.shape == [-1, 4] and manifest.inputs.dtype == "float64"
-    assert manifest.outputs.names == ["0", "1", "2"]  # classes_, as predict_proba's columns
-    assert manifest.options == {"method": "predict_proba", "classes": ["0", "1", "2"]}
+    assert manifest.matrix.shape == [-1, 4] and manifest.matrix.dtype == "float64"
+    assert manifest.outputs[0].names == ["0", "1", "2"]  # classes_, as predict_proba's columns
+    assert manifest.output_names == ["predict_proba"]
+    assert manifest.options == {"classes": ["0", "1", "2"]}
     assert (scaffolded["sklearn"] / "model.joblib").is_file()
 
 
@@ -62,9 +63,9 @@ def test_keras_file_is_exported_to_the_tf_serving_layout(scaffolded):
     manifest = Manifest.read(model_dir)
     assert (model_dir / "saved_model" / "1" / "saved_model.pb").is_file()
     assert all(a.path.startswith("saved_model/1/") for a in manifest.artifacts)
-    assert manifest.inputs.names == ["a", "b", "c"]
-    assert manifest.inputs.dtype == "float32"  # from the serving signature
-    assert manifest.outputs.names == ["y"]
+    assert manifest.matrix.names == ["a", "b", "c"]
+    assert manifest.matrix.dtype == "float32"  # from the serving signature
+    assert manifest.outputs[0].names == ["y"]
 
 
 def test_a_savedmodel_directory_is_copied_as_it_is(tmp_path):
@@ -77,7 +78,7 @@ def test_a_savedmodel_directory_is_copied_as_it_is(tmp_path):
     assert result.exit_code == 0, result.stderr
     manifest = Manifest.read(model_dir)
     assert manifest.artifacts == Manifest.read(committed).artifacts  # same files, same hashes
-    assert manifest.inputs.width == 10  # from the serving signature
+    assert manifest.matrix.width == 10  # from the serving signature
     assert "PASSED" in result.output
 
 
@@ -87,15 +88,15 @@ def test_torch_module_is_copied_in_as_the_architecture(scaffolded):
     assert manifest.options["architecture"] == "tiny_net.py:TinyNet"
     assert manifest.options["init_kwargs"] == {"n_features": 6, "hidden": 8}
     assert sorted(a.path for a in manifest.artifacts) == ["model.pt", "tiny_net.py"]
-    assert manifest.inputs.names == [f"x{i}" for i in range(6)]
+    assert manifest.matrix.names == [f"x{i}" for i in range(6)]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_golden_pairs_are_the_trained_models_own_outputs(scaffolded, user_models, framework):
     manifest = Manifest.read(scaffolded[framework])
-    batch = manifest.golden[-1]
+    rows, answer = golden_rows(manifest), golden_answer(manifest)
     np.testing.assert_allclose(
-        batch.output, user_models[framework].predict(np.array(batch.input)), rtol=1e-6, atol=1e-7
+        answer, user_models[framework].predict(np.array(rows)), rtol=1e-6, atol=1e-7
     )
 
 
@@ -121,14 +122,14 @@ def servers(scaffolded, tmp_path_factory):
 def test_served_predictions_equal_in_process_ones(servers, scaffolded, user_models, framework):
     user = user_models[framework]
     model = load_in_process(scaffolded[framework])
-    body = {"data": {"names": model.manifest.inputs.names, "ndarray": user.rows.tolist()}}
+    body = {"data": {"names": model.manifest.matrix.names, "ndarray": user.rows.tolist()}}
     answer = requests.post(servers[framework].url + "/api/v1.0/predictions", json=body, timeout=30)
     assert answer.status_code == 200, answer.text
     served = np.array(answer.json()["data"]["ndarray"])
     np.testing.assert_allclose(served, model.predict(user.rows), rtol=1e-6)
     # and what the user's own model says, through an independent path (Keras vs SavedModel)
     np.testing.assert_allclose(served, user.predict(user.rows), rtol=1e-4, atol=1e-5)
-    assert answer.json()["data"]["names"] == model.manifest.outputs.names
+    assert answer.json()["data"]["names"] == model.manifest.outputs[0].names
 
     with grpc.insecure_channel(servers[framework].grpc_target) as channel:
         stub = prediction_pb2_grpc.ModelStub(channel)
@@ -197,11 +198,11 @@ def test_check_catches_a_wrong_framework_version(sklearn_copy):
 
 def test_check_catches_a_golden_mismatch(sklearn_copy):
     manifest = Manifest.read(sklearn_copy)
-    manifest.golden[1].output = [[0.0, 0.0, 1.0]]
+    manifest.golden[1].output = {"predict_proba": [[0.0, 0.0, 1.0]]}
     manifest.write(sklearn_copy)
     result = run_cli("check", sklearn_copy)
     assert result.exit_code == 1
-    assert "fail: golden pairs: golden pair 1: output" in result.output
+    assert "fail: golden pairs: golden pair 1: predict_proba" in result.output
 
 
 def test_check_catches_a_broken_my_model(sklearn_copy):
@@ -232,13 +233,13 @@ def test_sample_files_become_the_golden_inputs(user_models, tmp_path, kind):
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     manifest = Manifest.read(model_dir)
-    assert manifest.golden[-1].input == rows.tolist()
-    assert manifest.golden[-1].output == [
+    assert golden_rows(manifest, -1) == rows.tolist()
+    assert golden_answer(manifest) == [
         [int(c)] for c in user_models["sklearn"].predict(rows).argmax(1)
     ]
-    assert manifest.outputs.names == ["class"]
+    assert manifest.outputs[0].names == ["class"]
     if kind == "csv":
-        assert manifest.inputs.names == header.strip().split(",")
+        assert manifest.matrix.names == header.strip().split(",")
 
 
 def test_golden_pairs_without_a_sample_are_deterministic(user_models, tmp_path):

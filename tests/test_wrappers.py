@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import MODELS_DIR, WRAPPER_OF, copy_model
+from conftest import MODELS_DIR, WRAPPER_OF, copy_model, golden_answer, golden_rows
 from packaging.version import Version
 
 from wrappers import (
@@ -24,30 +24,31 @@ from wrappers.settings import Settings
 def test_outputs_equal_the_golden_pairs(loaded):
     assert loaded.ready, loaded.problem
     assert loaded.manifest.golden, "every model records golden pairs"
-    for pair in loaded.manifest.golden:
-        output = loaded.predict(np.array(pair.input), None)
+    for i in range(len(loaded.manifest.golden)):
+        output = loaded.predict(np.array(golden_rows(loaded.manifest, i)), None)
         assert isinstance(output, np.ndarray)
         tol = loaded.manifest.tolerance
-        np.testing.assert_allclose(output, np.array(pair.output), rtol=tol, atol=tol)
+        expected = np.array(golden_answer(loaded.manifest, i))
+        np.testing.assert_allclose(output, expected, rtol=tol, atol=tol)
 
 
 def test_output_columns_match_class_names_and_metadata(loaded):
-    output = loaded.predict(loaded.manifest.golden[-1].input)
+    output = loaded.predict(golden_rows(loaded.manifest, -1))
     assert output.ndim == 2
     assert output.shape[1] == len(loaded.class_names())
     metadata = loaded.init_metadata()
     assert metadata["name"] == loaded.manifest.name
     assert metadata["versions"] == [loaded.manifest.version]
     assert metadata["platform"].startswith(loaded.framework)
-    assert metadata["inputs"][0]["schema"]["names"] == loaded.manifest.inputs.names
+    assert metadata["inputs"][0]["schema"]["names"] == loaded.manifest.matrix.names
     assert metadata["outputs"][0]["schema"]["names"] == loaded.class_names()
     assert loaded.tags() == {"model_name": loaded.manifest.name, "model_version": "1"}
 
 
 def test_metrics_report_the_last_prediction_once(loaded):
-    loaded.predict(loaded.manifest.golden[-1].input)
+    loaded.predict(golden_rows(loaded.manifest, -1))
     metrics = {m["key"]: m for m in loaded.metrics()}
-    assert metrics["modelrepo_rows_predicted"]["value"] == len(loaded.manifest.golden[-1].input)
+    assert metrics["modelrepo_rows_predicted"]["value"] == len(golden_rows(loaded.manifest, -1))
     assert metrics["modelrepo_model_latency"]["type"] == "GAUGE"
     assert metrics["modelrepo_model_latency"]["value"] > 0
     assert loaded.metrics() == []
@@ -61,12 +62,10 @@ def test_bad_inputs_raise_the_400_error(loaded, bad):
 
 
 def test_features_sent_by_name_in_another_order(loaded):
-    pair = loaded.manifest.golden[0]
-    names = list(reversed(loaded.manifest.inputs.names))
-    reordered = np.array(pair.input)[:, ::-1]
-    np.testing.assert_allclose(
-        loaded.predict(reordered, names), loaded.predict(pair.input), rtol=1e-6
-    )
+    rows = golden_rows(loaded.manifest, 0)
+    names = list(reversed(loaded.manifest.matrix.names))
+    reordered = np.array(rows)[:, ::-1]
+    np.testing.assert_allclose(loaded.predict(reordered, names), loaded.predict(rows), rtol=1e-6)
 
 
 def test_health_reports_ready(loaded):
@@ -76,9 +75,9 @@ def test_health_reports_ready(loaded):
 def test_sklearn_method_predict_returns_labels():
     model = SklearnModel(model_dir=MODELS_DIR / "sklearn-iris", method="predict")
     model.load()
-    pair = model.manifest.golden[-1]
-    labels = model.predict(pair.input)
-    expected = np.array(model.classes)[np.argmax(pair.output, axis=1)]
+    labels = model.predict(golden_rows(model.manifest))
+    classes = model.manifest.options["classes"]
+    expected = np.array(classes)[np.argmax(golden_answer(model.manifest), axis=1)]
     assert labels[:, 0].tolist() == expected.tolist()
     assert model.class_names() == ["class"]
 
@@ -101,7 +100,7 @@ def test_tampered_artifact_is_refused_before_loading(tmp_path, name):
 def test_golden_mismatch_keeps_the_worker_not_ready(tmp_path):
     model_dir = copy_model("sklearn-iris", tmp_path)
     manifest = Manifest.read(model_dir)
-    manifest.golden[0].output = [[0.0, 0.0, 1.0]]
+    manifest.golden[0].output = {"predict_proba": [[0.0, 0.0, 1.0]]}
     manifest.write(model_dir)
     model = SklearnModel(model_dir=model_dir)
     model.load()
@@ -147,10 +146,10 @@ def test_unverified_directory_is_served_when_opted_in(tmp_path, monkeypatch, cap
     assert "UNVERIFIED" in caplog.text
     assert model.init_metadata()["custom"]["verified"] == "false"
     verified = Manifest.read(MODELS_DIR / name)
-    assert model.manifest.inputs.shape == verified.inputs.shape
-    assert model.manifest.inputs.dtype == verified.inputs.dtype
-    pair = verified.golden[-1]
-    np.testing.assert_allclose(model.predict(pair.input), pair.output, rtol=1e-4, atol=1e-4)
+    assert model.manifest.matrix.shape == verified.matrix.shape
+    assert model.manifest.matrix.dtype == verified.matrix.dtype
+    rows, expected = golden_rows(verified), golden_answer(verified)
+    np.testing.assert_allclose(model.predict(rows), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_unverified_artifact_swapped_after_startup_is_refused(tmp_path):
@@ -162,7 +161,7 @@ def test_unverified_artifact_swapped_after_startup_is_refused(tmp_path):
 
 
 def test_unverified_torch_directory_is_refused_even_when_opted_in(tmp_path):
-    with pytest.raises(ManifestError, match="architecture and the input schema"):
+    with pytest.raises(ManifestError, match="architecture and the input contract"):
         TorchModel(model_dir=without_manifest(tmp_path, "torch-classifier"), allow_unverified=True)
 
 

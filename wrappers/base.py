@@ -110,6 +110,8 @@ class ServedModel(ABC):
         self._last = threading.local()
         self.budget = Budget.for_machine(workers=int(os.environ.get("GUNICORN_WORKERS", 1)))
         self._run: Callable[[dict[str, Any]], Outputs] = self._predict
+        #: gathers concurrent single-matrix requests into one model call (set in ``load``)
+        self.batcher: MicroBatcher | None = None
 
     # ---- what a framework class provides ---------------------------------------------------
 
@@ -133,7 +135,7 @@ class ServedModel(ABC):
         raise ManifestError(
             f"a {self.framework} model directory cannot be served without {MANIFEST_FILE}, "
             f"even with allow_unverified: its artifact does not record what it needs "
-            f"(for torch, the architecture and the input schema)"
+            f"(for torch, the architecture and the input contract)"
         )
 
     def _describe_unverified(
@@ -190,7 +192,7 @@ class ServedModel(ABC):
         ):
             wait = self.settings.microbatch_wait_ms / 1000
             name, output = matrix.name, outputs[0].name
-            batcher = MicroBatcher(
+            batcher = self.batcher = MicroBatcher(
                 lambda rows: self._predict({name: rows})[output],
                 self.settings.microbatch_rows,
                 wait,

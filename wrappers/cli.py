@@ -241,7 +241,8 @@ NEW_EXAMPLES += EXIT_CODES
 @click.option(
     "--method",
     type=click.Choice(METHODS),
-    help="sklearn: the method to serve. [default: predict_proba when the model has it]",
+    help="sklearn: the one method to serve. [default: predict_proba when the model has it, "
+    "else predict]",
 )
 @click.option("--module", metavar="FILE.py:CLASS", help="torch: the file defining the network.")
 @click.option(

@@ -160,10 +160,6 @@ def graph_parameters(manifest: Manifest) -> list[dict[str, str]]:
     """The wrapper's settings as Seldon parameters, so a deployment can change them in place."""
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     parameters = []
-    if manifest.framework == "sklearn" and "method" in manifest.options:
-        parameters.append(
-            {"name": "method", "type": "STRING", "value": str(manifest.options["method"])}
-        )
     parameters.append(
         {"name": "max_batch_rows", "type": "INT", "value": str(defaults["max_batch_rows"])}
     )

@@ -21,7 +21,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model_dir: Path | None = None
-    method: str | None = Field(default=None, description="sklearn: predict_proba or predict")
+    method: str | None = Field(
+        default=None,
+        description="sklearn: answer with this method alone (predict_proba, predict or "
+        "decision_function) instead of the manifest's outputs",
+    )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_request_bytes: int = Field(
         default=10_000_000, ge=1, description="larger REST bodies are refused with 413"

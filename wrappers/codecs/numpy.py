@@ -32,6 +32,8 @@ def from_tensor(tensor: Any, where: str = "data.tensor") -> np.ndarray:
 def decode(spec: TensorSpec, value: Any, names: Sequence[str] | None = None) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
+    if hasattr(value, "to_numpy"):  # a DataFrame for a matrix: its columns in order
+        return value.to_numpy()
     if isinstance(value, dict) and {"shape", "values"} <= value.keys():
         return from_tensor(value, spec.name)
     if spec.rank > 1 and not isinstance(value, list):
