@@ -83,12 +83,13 @@ def iris() -> SklearnModel:
 def test_a_matrix_model_takes_jsondata_rows_and_refuses_text(iris):
     rows = [[5.1, 3.5, 1.4, 0.2]]
     answer = iris.predict_raw({"jsonData": rows})
-    assert answer["data"]["ndarray"] == iris.predict_raw({"data": {"ndarray": rows}})["data"][
-        "ndarray"
-    ]
+    assert (
+        answer["data"]["ndarray"]
+        == iris.predict_raw({"data": {"ndarray": rows}})["data"]["ndarray"]
+    )
     with pytest.raises(InvalidInput, match="does not take text"):
         iris.predict_raw({"strData": "5.1,3.5,1.4,0.2"})
-    with pytest.raises(InvalidInput, match=r"input: expected a nested list of shape \[-1, 4\], got dict"):
+    with pytest.raises(InvalidInput, match=r"expected a nested list of shape \[-1, 4\], got dict"):
         iris.predict_raw({"jsonData": {"sepal": 5.1}})
 
 
