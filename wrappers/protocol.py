@@ -47,7 +47,8 @@ def read_request(
                 f"{{{', '.join(f'{s.name!r}: ...' for s in inputs)}}}"
             )
         value = data[kind]
-        if kind == "ndarray" and ndarray is not None and isinstance(first, TensorSpec):
+        numeric = isinstance(first, TensorSpec) and first.dtype != "string"
+        if kind == "ndarray" and ndarray is not None and numeric:
             value = ndarray
         elif kind == "tensor":
             value = from_tensor(value)

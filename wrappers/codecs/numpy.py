@@ -11,10 +11,10 @@ from wrappers.contract.tensor import TensorSpec
 from wrappers.errors import InvalidInput
 
 
-def rectangular(values: object, where: str = "the batch") -> np.ndarray:
+def rectangular(values: object, where: str = "the batch", dtype: Any = None) -> np.ndarray:
     """``values`` as a numpy array; ragged nested lists are the client's fault, not a crash."""
     try:
-        return np.asarray(values)
+        return np.asarray(values, dtype=dtype)
     except (ValueError, RecursionError) as exc:  # ragged or absurdly deep nested lists
         raise InvalidInput(
             f"expected {where} to be a rectangular array (every row the same length): {exc}"
@@ -40,7 +40,8 @@ def decode(spec: TensorSpec, value: Any, names: Sequence[str] | None = None) -> 
         raise InvalidInput(
             f"{spec.name}: expected a nested list of shape {spec.shape}, got {type(value).__name__}"
         )
-    return rectangular(value, spec.name)
+    # numpy would turn a number among strings into a string
+    return rectangular(value, spec.name, object if spec.dtype == "string" else None)
 
 
 def encode(value: Any) -> Any:

@@ -111,15 +111,18 @@ class TensorSpec(BaseModel):
             if array.dtype.kind == "b" or (array.dtype.kind == "O" and _all(array, _is_bool)):
                 return array.astype(bool)
             raise self._wrong_type(array, "booleans (true/false)")
-        if array.dtype.kind == "O" and _all(array, _is_number):
-            array = array.astype(np.float64)
-        if array.dtype.kind not in NUMERIC_KINDS:
-            raise self._wrong_type(array, f"numbers ({self.dtype})")
         target = np.dtype(self.dtype)
-        if target.kind in "iu":
-            return self._integers(array, target)
-        with np.errstate(over="ignore"):  # out-of-range values become inf and are refused
-            return array.astype(target, copy=False)
+        try:
+            if array.dtype.kind == "O" and _all(array, _is_number):
+                array = array.astype(np.float64)
+            if array.dtype.kind not in NUMERIC_KINDS:
+                raise self._wrong_type(array, f"numbers ({self.dtype})")
+            if target.kind in "iu":
+                return self._integers(array, target)
+            with np.errstate(over="ignore"):  # out-of-range values become inf and are refused
+                return array.astype(target, copy=False)
+        except OverflowError as exc:  # a JSON integer beyond any float
+            raise InvalidInput(f"{self.name}: values do not fit {self.dtype}: {exc}") from exc
 
     def _integers(self, array: np.ndarray, target: np.dtype) -> np.ndarray:
         if array.dtype.kind == "f" and not (np.isfinite(array) & (array == np.round(array))).all():
