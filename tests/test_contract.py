@@ -1,4 +1,4 @@
-"""The typed contract in-process: each spec refuses what does not fit it, naming input and column."""
+"""The typed contract in-process: each spec refuses what does not fit it, naming the input."""
 
 from __future__ import annotations
 
