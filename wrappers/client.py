@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
 import requests
 
 from wrappers.errors import ModelLoadError
@@ -88,21 +87,21 @@ def predict_local(model_dir: Path, body: dict[str, Any]) -> dict[str, Any]:
     cls, problem = user_class(model_dir, manifest)
     if problem:
         raise ModelLoadError(problem)
-    model = cls(model_dir=model_dir)
+    model = cls(model_dir=model_dir, fast_json=True)
     model.load()
-    data = body.get("data", {})
-    output = model.predict(data.get("ndarray"), data.get("names"))
-    return {
-        "data": {"names": model.class_names(), "ndarray": np.asarray(output).tolist()},
-        "meta": {"tags": model.tags()},
-    }
+    answer = model.predict_raw(body)  # the server's own path for a REST message
+    answer["meta"].pop("metrics", None)
+    return answer
 
 
 def load_body(text: str) -> dict[str, Any]:
     """A request from ``--data``: rows (``[[...]]``) or a whole Seldon message."""
     document = json.loads(text)
     if isinstance(document, dict):
-        if "data" not in document:
-            raise ValueError('expected rows like [[1, 2]] or a message like {"data": {...}}')
+        if not {"data", "jsonData", "strData"} & document.keys():
+            raise ValueError(
+                'expected rows like [[1, 2]] or a message like {"data": {...}}, '
+                '{"jsonData": ...} or {"strData": "..."}'
+            )
         return document
     return request_body(document)
