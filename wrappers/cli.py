@@ -126,6 +126,16 @@ def names_option(_: click.Context, __: click.Parameter, value: str | None) -> li
     return names
 
 
+def methods_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> list[str] | None:
+    methods = names_option(ctx, param, value)
+    unknown = [m for m in methods or [] if m not in METHODS]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r} is not one of {', '.join(METHODS)}")
+    return methods
+
+
 def json_object_option(_: click.Context, __: click.Parameter, value: str | None) -> dict[str, Any]:
     if not value:
         return {}
@@ -234,15 +244,18 @@ NEW_EXAMPLES += EXIT_CODES
 @click.option(
     "--sample",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Rows for the golden pairs: .json (rows or a Seldon request), .npy or .csv "
-    "(a header row names the features). The first 10 rows are kept.",
+    help="Example inputs for the contract and the golden pairs: .csv or .parquet (a table), "
+    ".json (records, strings, rows, a Seldon request, or input name -> array), .jsonl, .npy, "
+    ".npz (one array per named input). The first 10 rows are kept.",
 )
 @click.option("--tolerance", type=click.FloatRange(min=0), help="Golden comparison tolerance.")
 @click.option(
     "--method",
-    type=click.Choice(METHODS),
-    help="sklearn: the one method to serve. [default: predict_proba when the model has it, "
-    "else predict]",
+    "methods",
+    callback=methods_option,
+    metavar="METHOD[,METHOD]",
+    help=f"sklearn: the methods to serve as named outputs, of {', '.join(METHODS)}. "
+    "[default: predict_proba when the model has it, else predict]",
 )
 @click.option("--module", metavar="FILE.py:CLASS", help="torch: the file defining the network.")
 @click.option(
@@ -274,7 +287,7 @@ def new(
     dtype: str | None,
     sample: Path | None,
     tolerance: float | None,
-    method: str | None,
+    methods: list[str] | None,
     module: str | None,
     init_kwargs: dict[str, Any],
     image: str | None,
@@ -291,7 +304,7 @@ def new(
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
-    if method and framework != "sklearn":
+    if methods and framework != "sklearn":
         raise click.BadParameter("only for --framework sklearn", param_hint="--method")
     if (module or init_kwargs) and framework != "torch":
         raise click.BadParameter("only for --framework torch", param_hint="--module")
@@ -308,7 +321,7 @@ def new(
         dtype=dtype,
         sample=sample,
         tolerance=tolerance,
-        method=method,
+        methods=methods,
         module=module,
         init_kwargs=init_kwargs,
         deployment=DeploymentOptions(

@@ -61,7 +61,7 @@ class NewModel:
     dtype: str | None = None
     sample: Path | None = None
     tolerance: float | None = None
-    method: str | None = None
+    methods: list[str] | None = None
     module: str | None = None
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
@@ -314,7 +314,7 @@ def _dtype_name(dtype: np.dtype) -> str:
 def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
     """A fitted estimator or Pipeline saved with joblib; its fitted attributes (and the
     sample's column types) give the contract."""
-    from wrappers.sklearn_model import METHODS, SklearnModel, describe
+    from wrappers.sklearn_model import METHODS, SklearnModel, describe_outputs, input_spec
 
     with step("loading the scikit-learn estimator"):
         import joblib
@@ -334,19 +334,20 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
         raise ScaffoldError(f"{request.artifact} holds an unfitted {kind}: fit it first") from exc
     except TypeError:
         pass  # not a scikit-learn estimator class; predict() will tell
-    if request.method is not None and not hasattr(estimator, request.method):
+    missing = [m for m in request.methods or [] if m not in METHODS or not hasattr(estimator, m)]
+    if missing:
         usable = [m for m in METHODS if hasattr(estimator, m)]
-        raise ScaffoldError(f"{kind} cannot serve --method {request.method}; use one of {usable}")
+        raise ScaffoldError(f"{kind} cannot serve --method {missing[0]}; use any of {usable}")
     shutil.copyfile(request.artifact, work / SklearnModel.artifact_file)
+    outputs, options = describe_outputs(estimator, request.methods)
     try:
-        inputs, outputs, options = describe(
-            estimator, request.method, sample.value if sample is not None else None
-        )
+        inputs: list[Spec] | None = [
+            input_spec(estimator, sample.value if sample is not None else None)
+        ]
     except ManifestError as exc:
-        if request.n_features or request.features:
-            inputs, outputs, options = None, *describe_outputs(estimator, request.method)
-        else:
+        if not (request.n_features or request.features):
             raise ScaffoldError(f"{exc}: pass --n-features N or --sample rows.csv") from exc
+        inputs = None  # a matrix of the flags' width
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:
         (X,) = checked.values()
@@ -366,13 +367,6 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
         names=[str(n) for n in fitted] if fitted is not None else None,
         options=options,
     )
-
-
-def describe_outputs(estimator: Any, method: str | None) -> tuple[list[TensorSpec], dict]:
-    from wrappers.sklearn_model import describe
-
-    _, outputs, options = describe(estimator, method, np.zeros((1, 1)))
-    return outputs, options
 
 
 def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,7 +72,8 @@ class SklearnModel(ServedModel):
                 f"no {MANIFEST_FILE} and no {self.artifact_file} in {self.model_dir}"
             )
         estimator = joblib.load(path)
-        inputs, outputs, options = describe(estimator, self.settings.method)
+        method = self.settings.method
+        inputs, outputs, options = describe(estimator, [method] if method else None)
         return self._describe_unverified(self.artifact_file, inputs, outputs, **options)
 
     def _load(self) -> None:
@@ -125,22 +127,26 @@ class SklearnModel(ServedModel):
 
 
 def describe(
-    estimator: Any, method: str | None = None, sample: Any = None
+    estimator: Any, methods: Sequence[str] | None = None, sample: Any = None
 ) -> tuple[list[Spec], list[TensorSpec], dict[str, Any]]:
-    """Inputs, outputs and options of a fitted estimator, from its fitted attributes.
+    """Inputs, outputs and options of a fitted estimator, from its fitted attributes."""
+    outputs, options = describe_outputs(estimator, methods)
+    return [input_spec(estimator, sample)], outputs, options
 
-    A text vectorizer first makes a text input; fitted feature names with a sample of
-    non-numeric columns (or encoders) make a table; anything else is a numeric matrix.
-    ``sample`` (a DataFrame, rows or texts) gives the columns' types and nulls.
-    """
+
+def describe_outputs(
+    estimator: Any, methods: Sequence[str] | None = None
+) -> tuple[list[TensorSpec], dict[str, Any]]:
+    """One output per method (by default the probabilities of a classifier, else its
+    predictions), and the classes as options."""
     classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
     label = "string" if any(isinstance(c, str) for c in classes) else "int64"
     if not classes:
         label = "float64"
-    methods = [method] if method else default_methods(estimator)
+    methods = list(methods or default_methods(estimator))
     outputs = [output_spec(m, [str(c) for c in classes], label) for m in methods]
     options: dict[str, Any] = {"classes": [str(c) for c in classes]} if classes else {}
-    return [input_spec(estimator, sample)], outputs, options
+    return outputs, options
 
 
 def default_methods(estimator: Any) -> list[str]:
@@ -158,6 +164,10 @@ def output_spec(method: str, classes: list[str], label: str) -> TensorSpec:
 
 
 def input_spec(estimator: Any, sample: Any = None) -> Spec:
+    """A text vectorizer first makes a text input; fitted feature names with a sample of
+    non-numeric columns (or encoders) make a table; anything else is a numeric matrix.
+    ``sample`` (a DataFrame, rows or texts) gives the columns' types and nulls.
+    """
     first = _first_step(estimator)
     if _is_text_vectorizer(first):
         return TextSpec(name="text")
