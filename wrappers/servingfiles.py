@@ -47,10 +47,14 @@ def my_model_py(manifest: Manifest) -> str:
 
 
 def requirements_txt(manifest: Manifest) -> str:
-    """The framework at the version the artifact was saved with, its companions as installed."""
+    """The framework at the version the artifact was saved with, its companions (and pandas,
+    which table inputs are decoded into) as installed."""
     wrapper = wrapper_for(manifest.framework)
+    companions = list(wrapper.companions)
+    if any(isinstance(spec, TableSpec) for spec in manifest.inputs):
+        companions.append("pandas")
     pins = [f"{wrapper.distribution}=={Version(manifest.framework_version).public}"]
-    pins += [f"{name}=={metadata.version(name)}" for name in wrapper.companions]
+    pins += [f"{name}=={metadata.version(name)}" for name in companions]
     return "\n".join(pins) + "\n"
 
 
