@@ -117,6 +117,8 @@ class TensorSpec(BaseModel):
                 array = array.astype(np.float64)
             if array.dtype.kind not in NUMERIC_KINDS:
                 raise self._wrong_type(array, f"numbers ({self.dtype})")
+            if array.dtype == target:
+                return array
             if target.kind in "iu":
                 return self._integers(array, target)
             with np.errstate(over="ignore"):  # out-of-range values become inf and are refused
