@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import FRAMEWORKS, MODEL_NAMES, MODELS_DIR, run_cli
+from conftest import COMMITTED_MODELS, FRAMEWORKS, MODELS_DIR, run_cli
 
 from wrappers import Manifest, servingfiles
 from wrappers.budget import Budget
@@ -32,7 +32,7 @@ def container_of(resource: dict) -> dict:
     return resource["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"][0]
 
 
-@pytest.fixture(params=[*MODEL_NAMES, *(f"user-{f}" for f in FRAMEWORKS)])
+@pytest.fixture(params=[*COMMITTED_MODELS, *(f"user-{f}" for f in FRAMEWORKS)])
 def deployment(request, scaffolded) -> tuple[dict, Manifest]:
     """Each committed model's deployment.yaml and each scaffolded one."""
     name = request.param
@@ -118,7 +118,7 @@ def test_deploy_command_prints_and_keeps_the_chosen_settings(tmp_path, scaffolde
     assert container_of(yaml.safe_load(again.output))["image"] == "registry.local/m:7"
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_committed_serving_files_come_from_the_templates(name):
     model_dir = MODELS_DIR / name
     for relative, text in servingfiles.render(Manifest.read(model_dir), model_dir).items():

@@ -410,12 +410,24 @@ def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample 
         answers = serve(**{k: tf.constant(v) for k, v in checked.items()})
         return {k: _text_array(v.numpy()) for k, v in answers.items()}
 
-    predict = via_signature
-    if model is not None and len(inputs) == 1 and len(outputs) == 1:
-        # the Keras model itself, not the export: the golden replay then checks the export
-        def predict(checked: dict[str, Any]) -> dict[str, Any]:
-            (batch,) = checked.values()
-            return {outputs[0].name: np.asarray(model(batch, training=False))}
+    names = [s.name for s in outputs]
+
+    def predict(checked: dict[str, Any]) -> dict[str, Any]:
+        """The Keras model itself, not the export, so that the golden replay checks the export;
+        the export's signature where the model's result cannot be matched to its outputs."""
+        if model is None:
+            return via_signature(checked)
+        (batch,) = checked.values() if len(checked) == 1 else (checked,)
+        result = model(batch, training=False)
+        if isinstance(result, dict):
+            answers = dict(result)
+        elif isinstance(result, list | tuple):
+            answers = {f"output_{i}": v for i, v in enumerate(result)}
+        else:
+            answers = {names[0]: result} if len(names) == 1 else {}
+        if sorted(answers) != sorted(names):
+            return via_signature(checked)
+        return {k: np.asarray(v) for k, v in answers.items()}
 
     return Imported(
         artifacts=[f"saved_model/{request.version}"],

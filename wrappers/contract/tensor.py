@@ -146,6 +146,8 @@ class TensorSpec(BaseModel):
             raise self._wrong_type(array, "strings")
         if array.size and max(map(len, array.flat)) > self.max_length:
             raise InvalidInput(f"{self.name}: a string is longer than {self.max_length} characters")
+        if not all(map(_is_utf8, array.flat)):  # JSON can carry a lone surrogate
+            raise InvalidInput(f"{self.name}: strings must be valid UTF-8 (no lone surrogates)")
         return array.astype(object)
 
     def _wrong_type(self, array: np.ndarray, expected: str) -> InvalidInput:
@@ -180,6 +182,14 @@ def _all(array: np.ndarray, test: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_bool(value: object) -> bool:
