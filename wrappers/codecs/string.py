@@ -12,6 +12,8 @@ from wrappers.errors import InvalidInput
 
 
 def decode(spec: TextSpec, value: Any, names: Sequence[str] | None = None) -> list[Any]:
+    if names and list(names) != [spec.name]:
+        raise InvalidInput(f"{spec.name}: a text has one column, {spec.name!r}; got {list(names)}")
     if isinstance(value, str):
         return [value]
     if isinstance(value, np.ndarray):
