@@ -1,0 +1,13 @@
+"""ColumnTransformer (impute + scale, one-hot, passthrough) + LogisticRegression on synthetic loan
+applications.
+
+Serve it from this directory: `seldon-core-microservice MyModel --service-type MODEL`.
+"""
+
+from pathlib import Path
+
+from wrappers import SklearnModel
+
+
+class MyModel(SklearnModel):
+    default_model_dir = Path(__file__).resolve().parent
