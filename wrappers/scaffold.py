@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -526,3 +528,20 @@ def _torch_state_dict(
     if request.init_kwargs:
         options["init_kwargs"] = request.init_kwargs
     return network, ["model.pt", source.name], options
+
+
+def rebuild(out: Path, make: Callable[[Path], list[str]], *flags: str) -> None:
+    """What a model directory's ``train.py`` does: ``make`` trains and saves the user's
+    artifact and sample in a temporary directory and returns the ``modelrepo new`` arguments
+    for them; ``modelrepo new`` then runs as a user would run it (its own process) and its
+    directory is copied into ``out``, beside the files it does not write (train.py, README.md).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "model"
+        args = make(Path(tmp))
+        command = [sys.executable, "-m", "wrappers.cli", "new", str(made), *args, *flags]
+        subprocess.run(command, check=True)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for directory in (p for p in made.iterdir() if p.is_dir()):  # no stale artifact files
+            shutil.rmtree(Path(out) / directory.name, ignore_errors=True)
+        shutil.copytree(made, out, dirs_exist_ok=True)

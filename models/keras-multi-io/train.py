@@ -9,10 +9,6 @@ signature's outputs by its keys; a list would name them ``output_0`` and ``outpu
 """
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,8 +20,14 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
+from wrappers.scaffold import rebuild
+
 SEED = 0
 NAME = "keras-multi-io"
+DESCRIPTION = (
+    "Keras network: measurements and history in, risk and progression out, "
+    "on scikit-learn's diabetes data set."
+)
 MEASUREMENTS = ["bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 HISTORY = ["age", "sex"]
 SAMPLE_ROWS = 6
@@ -85,6 +87,7 @@ def train(directory: Path) -> list[str]:
     model.fit(inputs, targets, epochs=60, batch_size=32, verbose=0, shuffle=True)
     model.save(directory / "model.keras")
     np.savez(directory / "sample.npz", **{k: v[:SAMPLE_ROWS] for k, v in test.items()})
+    click.echo(f"{NAME}: {quality(directory)}", err=True)
     return [
         "-f",
         "tensorflow",
@@ -112,29 +115,8 @@ def quality(directory: Path) -> str:
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
 )
 def main(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        args = train(tmp)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "wrappers.cli",
-                "new",
-                str(tmp / "model"),
-                *args,
-                "--name",
-                NAME,
-                "--description",
-                "Keras network: measurements and history in, risk and progression out, "
-                "on scikit-learn's diabetes data set.",
-            ],
-            check=True,
-        )
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(out / "saved_model", ignore_errors=True)
-        shutil.copytree(tmp / "model", out, dirs_exist_ok=True)
-        click.echo(f"{NAME} written to {out} ({quality(tmp)})")
+    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
+    click.echo(f"{NAME} written to {out}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,6 @@ string and boolean columns) and builds this model directory from it with ``model
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,6 +14,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from wrappers.scaffold import rebuild
 
 SEED = 0
 N_APPLICATIONS = 1500
@@ -98,16 +96,7 @@ def train(directory: Path) -> list[str]:
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
 )
 def main(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        args = train(tmp)
-        subprocess.run(
-            [sys.executable, "-m", "wrappers.cli", "new", str(tmp / "model"), *args,
-             "--name", NAME, "--description", DESCRIPTION],
-            check=True,
-        )  # fmt: skip
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(tmp / "model", out, dirs_exist_ok=True)
+    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
     click.echo(f"{NAME} written to {out}")
 
 

@@ -4,10 +4,6 @@ reviews and builds this model directory from it with ``modelrepo new``."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -16,6 +12,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+
+from wrappers.scaffold import rebuild
 
 SEED = 0
 N_REVIEWS = 600
@@ -99,16 +97,7 @@ def train(directory: Path) -> list[str]:
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
 )
 def main(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        args = train(tmp)
-        subprocess.run(
-            [sys.executable, "-m", "wrappers.cli", "new", str(tmp / "model"), *args,
-             "--name", NAME, "--description", DESCRIPTION],
-            check=True,
-        )  # fmt: skip
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(tmp / "model", out, dirs_exist_ok=True)
+    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
     click.echo(f"{NAME} written to {out}")
 
 
