@@ -435,7 +435,10 @@ class ServedModel(ABC):
                 checked = codecs.read_inputs(m.inputs, pair.input)
             except InvalidInput as exc:
                 return f"golden pair {i}: its input does not fit the contract: {exc}"
-            outputs = self._reference_predict(checked)
+            try:
+                outputs = self._reference_predict(checked)
+            except Exception as exc:  # the model cannot answer its own recorded request
+                return f"golden pair {i}: the model raised {type(exc).__name__}: {exc}"
             for spec in m.outputs:
                 actual = to_wire(np.asarray(outputs[spec.name]))
                 expected = np.asarray(pair.output[spec.name], dtype=actual.dtype)

@@ -32,8 +32,8 @@ class Sample:
 
     def head(self, rows: int) -> Sample:
         if self.named is not None:
-            return Sample(named={k: _head(v, rows) for k, v in self.named.items()})
-        return Sample(_head(self.value, rows), names=self.names)
+            return Sample(named={k: head_rows(v, rows) for k, v in self.named.items()})
+        return Sample(head_rows(self.value, rows), names=self.names)
 
 
 def load_sample(path: Path) -> Sample:
@@ -140,7 +140,8 @@ _READERS = {
 }
 
 
-def _head(value: Any, rows: int) -> Any:
+def head_rows(value: Any, rows: int) -> Any:
+    """The first ``rows`` of an array, a DataFrame or a list."""
     return value.iloc[:rows] if hasattr(value, "iloc") else value[:rows]
 
 

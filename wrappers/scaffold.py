@@ -29,7 +29,7 @@ from wrappers.contract import Spec, TensorSpec
 from wrappers.deployment import DeploymentOptions
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
 from wrappers.manifest import MANIFEST_FILE, Manifest
-from wrappers.samples import Sample, load_sample
+from wrappers.samples import Sample, head_rows, load_sample
 
 FRAMEWORKS = ("sklearn", "tensorflow", "torch")
 #: golden pairs keep at most this many sample rows, so manifests stay readable
@@ -164,6 +164,14 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
                 f"the model fails on {given} ({type(exc).__name__}: {exc}); check "
                 "--n-features, --features or --sample"
             ) from exc
+    try:
+        imported.predict({k: head_rows(v, 1) for k, v in checked.items()})
+    except Exception as exc:  # answers the batch, not one row: a fixed batch dimension
+        raise ScaffoldError(
+            f"the model answers the {rows}-row sample but fails on one row "
+            f"({type(exc).__name__}: {exc}); a torch.export program needs a free batch "
+            "dimension: dynamic_shapes={0: torch.export.Dim('batch')} and an example of 2+ rows"
+        ) from exc
     if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
         raise ScaffoldError(
             "the model answers NaN or infinity on the sample rows; "

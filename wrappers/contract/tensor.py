@@ -160,7 +160,10 @@ class TensorSpec(BaseModel):
                 f"{bad!r}"
             )
         found = "booleans" if array.dtype.kind == "b" else f"values of dtype {array.dtype}"
-        sample = array.ravel()[0] if array.size else None
+        if array.dtype.kind in "US":  # the first that is no number, not one numpy made a string
+            sample = next((v for v in array.flat if not _is_float_text(v)), None)
+        else:
+            sample = array.ravel()[0] if array.size else None
         return InvalidInput(f"{self.name}: expected {expected}, got {found} such as {sample!r}")
 
     def _reorder(self, array: np.ndarray, names: list[str]) -> np.ndarray:
@@ -182,6 +185,15 @@ def _all(array: np.ndarray, test: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _is_float_text(value: object) -> bool:
+    """Whether a value numpy made a string of was a number (so it is not the one at fault)."""
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _is_utf8(text: str) -> bool:
