@@ -35,9 +35,7 @@ def main(out: Path) -> None:
         framework="sklearn",
         artifacts=["model.joblib"],
         inputs=[
-            TensorSpec(
-                name="input", names=list(iris.feature_names), dtype="float64", shape=[-1, 4]
-            )
+            TensorSpec(name="input", names=list(iris.feature_names), dtype="float64", shape=[-1, 4])
         ],
         outputs=[
             TensorSpec(

@@ -76,9 +76,7 @@ def main(out: Path, epochs: int) -> None:
         framework="torch",
         artifacts=["model.pt", "network.py"],
         inputs=[TensorSpec(name="input", names=FEATURES, dtype="float32", shape=[-1, 10])],
-        outputs=[
-            TensorSpec(name="output", names=["probability"], dtype="float32", shape=[-1, 1])
-        ],
+        outputs=[TensorSpec(name="output", names=["probability"], dtype="float32", shape=[-1, 1])],
         sample={"input": sample},
         sample_output={"output": golden},
         tolerance=1e-5,
