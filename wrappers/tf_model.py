@@ -84,10 +84,11 @@ class TFModel(ServedModel):
             f"{name!r} output",
         )
         self.serve = session_callable(session, feeds, fetches)
+        self.feeds = self.manifest.input_names  # the callable's feed order
         self._session = session  # keeps the graph and its variables alive
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
-        arrays = [inputs[name] for name in self.manifest.input_names]
+        arrays = [inputs[name] for name in self.feeds]
         results = self.serve(*arrays)
         rows = len(arrays[0])
         return {

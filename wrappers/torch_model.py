@@ -39,6 +39,8 @@ class TorchModel(ServedModel):
                 "state dict) or options.program (a torch.export .pt2 file)"
             )
         self.network: Any = None
+        #: forward() takes the inputs positionally, in the manifest's order
+        self.input_order = self.manifest.input_names
 
     def _load(self) -> None:
         import torch
@@ -61,7 +63,7 @@ class TorchModel(ServedModel):
         self._torch = torch
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
-        tensors = [self._torch.from_numpy(inputs[name]) for name in self.manifest.input_names]
+        tensors = [self._torch.from_numpy(inputs[name]) for name in self.input_order]
         with self._torch.inference_mode():
             result = self.network(*tensors)
         return outputs_by_name(result, self.manifest.outputs, len(tensors[0]))
@@ -85,7 +87,9 @@ def _numpy(value: Any) -> np.ndarray:
 
 def outputs_by_name(result: Any, specs: Sequence[TensorSpec], rows: int) -> Outputs:
     """A network's tensor, tuple or dict result as numpy arrays by output name."""
-    if isinstance(result, Mapping):
+    if hasattr(result, "detach"):  # one tensor, the usual case
+        values = [result]
+    elif isinstance(result, Mapping):
         missing = [s.name for s in specs if s.name not in result]
         if missing:
             raise ModelLoadError(f"the network's result has no outputs {missing}: {list(result)}")
@@ -95,7 +99,7 @@ def outputs_by_name(result: Any, specs: Sequence[TensorSpec], rows: int) -> Outp
             raise ModelLoadError(f"the network gives {len(result)} outputs, not {len(specs)}")
         values = list(result)
     else:
-        values = [result]
+        values = [np.asarray(result)]
     arrays = {}
     for spec, value in zip(specs, values, strict=False):
         array = _numpy(value)
