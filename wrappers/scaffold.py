@@ -149,34 +149,7 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         checked = codecs.read_inputs(inputs, values, names)
     except InvalidInput as exc:
         raise ScaffoldError(f"the sample does not fit the model's inputs: {exc.message}") from exc
-    rows = codecs.rows_of(next(iter(checked.values())))
-    with step(f"computing golden outputs for {rows} sample rows"):
-        try:
-            answers = {k: np.asarray(v) for k, v in imported.predict(checked).items()}
-        except Exception as exc:  # the user's model: whatever it raises, say where
-            matrix = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], TensorSpec) else None
-            given = (
-                f"sample rows of {matrix.width} features"
-                if matrix is not None and matrix.is_matrix
-                else f"the sample inputs {[s.name for s in inputs]}"
-            )
-            raise ScaffoldError(
-                f"the model fails on {given} ({type(exc).__name__}: {exc}); check "
-                "--n-features, --features or --sample"
-            ) from exc
-    try:
-        imported.predict({k: head_rows(v, 1) for k, v in checked.items()})
-    except Exception as exc:  # answers the batch, not one row: a fixed batch dimension
-        raise ScaffoldError(
-            f"the model answers the {rows}-row sample but fails on one row "
-            f"({type(exc).__name__}: {exc}); a torch.export program needs a free batch "
-            "dimension: dynamic_shapes={0: torch.export.Dim('batch')} and an example of 2+ rows"
-        ) from exc
-    if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
-        raise ScaffoldError(
-            "the model answers NaN or infinity on the sample rows; "
-            "pass --sample with realistic rows"
-        )
+    answers = golden_answers(imported, inputs, checked, step)
     outputs = contract_outputs(request, imported, answers)
     manifest = build_manifest(
         work,
@@ -196,6 +169,42 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
     manifest.write(work)
     servingfiles.write(manifest, work, request.deployment)
     return manifest
+
+
+def golden_answers(
+    imported: Imported, inputs: list[Spec], checked: dict[str, Any], step: Step
+) -> dict[str, np.ndarray]:
+    """The user's model on the checked sample: finite answers, and an answer for one row too."""
+    rows = codecs.rows_of(next(iter(checked.values())))
+    with step(f"computing golden outputs for {rows} sample rows"):
+        try:
+            answers = {k: np.asarray(v) for k, v in imported.predict(checked).items()}
+        except Exception as exc:  # the user's model: whatever it raises, say where
+            (first, *others) = inputs
+            matrix = not others and isinstance(first, TensorSpec) and first.is_matrix
+            given = (
+                f"sample rows of {first.width} features"  # type: ignore[union-attr]
+                if matrix
+                else f"the sample inputs {[s.name for s in inputs]}"
+            )
+            raise ScaffoldError(
+                f"the model fails on {given} ({type(exc).__name__}: {exc}); check "
+                "--n-features, --features or --sample"
+            ) from exc
+    try:
+        imported.predict({k: head_rows(v, 1) for k, v in checked.items()})
+    except Exception as exc:  # answers the batch, not one row: a fixed batch dimension
+        raise ScaffoldError(
+            f"the model answers the {rows}-row sample but fails on one row "
+            f"({type(exc).__name__}: {exc}); a torch.export program needs a free batch "
+            "dimension: dynamic_shapes={0: torch.export.Dim('batch')} and an example of 2+ rows"
+        ) from exc
+    if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
+        raise ScaffoldError(
+            "the model answers NaN or infinity on the sample rows; "
+            "pass --sample with realistic rows"
+        )
+    return answers
 
 
 # ---- contract ----------------------------------------------------------------------------------
