@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from wrappers import codecs, servingfiles
@@ -547,18 +548,28 @@ def _torch_state_dict(
     return network, ["model.pt", source.name], options
 
 
-def rebuild(out: Path, make: Callable[[Path], list[str]], *flags: str) -> None:
-    """What a model directory's ``train.py`` does: ``make`` trains and saves the user's
-    artifact and sample in a temporary directory and returns the ``modelrepo new`` arguments
-    for them; ``modelrepo new`` then runs as a user would run it (its own process) and its
-    directory is copied into ``out``, beside the files it does not write (train.py, README.md).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        made = Path(tmp) / "model"
-        args = make(Path(tmp))
-        command = [sys.executable, "-m", "wrappers.cli", "new", str(made), *args, *flags]
-        subprocess.run(command, check=True)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        for directory in (p for p in made.iterdir() if p.is_dir()):  # no stale artifact files
-            shutil.rmtree(Path(out) / directory.name, ignore_errors=True)
-        shutil.copytree(made, out, dirs_exist_ok=True)
+def rebuild_command(
+    name: str, description: str, make: Callable[[Path], list[str]], model_dir: Path
+) -> click.Command:
+    """The command line of a model directory's ``train.py``: ``make`` trains and saves the
+    user's artifact and sample in a temporary directory and returns the ``modelrepo new``
+    arguments for them; ``modelrepo new`` then runs as a user would run it (its own process)
+    and its directory is copied into ``--out``, beside the files it does not write (train.py,
+    README.md), with no stale artifact directory left behind."""
+
+    @click.command()
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=model_dir)
+    def main(out: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            made = Path(tmp) / "model"
+            args = make(Path(tmp))
+            flags = ["--name", name, "--description", description]
+            command = [sys.executable, "-m", "wrappers.cli", "new", str(made), *args, *flags]
+            subprocess.run(command, check=True)
+            out.mkdir(parents=True, exist_ok=True)
+            for directory in (p for p in made.iterdir() if p.is_dir()):
+                shutil.rmtree(out / directory.name, ignore_errors=True)
+            shutil.copytree(made, out, dirs_exist_ok=True)
+        click.echo(f"{name} written to {out}")
+
+    return main

@@ -20,7 +20,7 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
-from wrappers.scaffold import rebuild
+from wrappers.scaffold import rebuild_command
 
 SEED = 0
 NAME = "keras-multi-io"
@@ -110,14 +110,7 @@ def quality(directory: Path) -> str:
     return f"test risk accuracy {accuracy:.3f}, progression R^2 {r2:.3f}"
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-def main(out: Path) -> None:
-    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
-    click.echo(f"{NAME} written to {out}")
-
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from wrappers.scaffold import rebuild
+from wrappers.scaffold import rebuild_command
 
 SEED = 0
 N_REVIEWS = 600
@@ -92,14 +92,7 @@ def train(directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-def main(out: Path) -> None:
-    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
-    click.echo(f"{NAME} written to {out}")
-
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()

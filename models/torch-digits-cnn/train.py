@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from wrappers.scaffold import rebuild
+from wrappers.scaffold import rebuild_command
 
 SEED = 0
 EPOCHS = 8
@@ -74,14 +74,7 @@ def train(directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-def main(out: Path) -> None:
-    rebuild(out, train, "--name", NAME, "--description", DESCRIPTION)
-    click.echo(f"{NAME} written to {out}")
-
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()
