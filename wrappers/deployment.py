@@ -159,14 +159,10 @@ def memory_mib(manifest: Manifest, model_dir: Path, options: DeploymentOptions) 
 def graph_parameters(manifest: Manifest) -> list[dict[str, str]]:
     """The wrapper's settings as Seldon parameters, so a deployment can change them in place."""
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
-    parameters = []
-    parameters.append(
-        {"name": "max_batch_rows", "type": "INT", "value": str(defaults["max_batch_rows"])}
-    )
-    parameters.append(
-        {"name": "verify_golden", "type": "BOOL", "value": str(defaults["verify_golden"]).lower()}
-    )
-    return parameters
+    return [
+        {"name": "max_batch_rows", "type": "INT", "value": str(defaults["max_batch_rows"])},
+        {"name": "verify_golden", "type": "BOOL", "value": str(defaults["verify_golden"]).lower()},
+    ]
 
 
 def to_yaml(resource: dict[str, Any]) -> str:

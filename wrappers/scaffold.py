@@ -392,7 +392,7 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
 def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
     """A Keras model file (exported to a SavedModel) or a SavedModel directory (copied); the
     serving signature gives every named input and output."""
-    from wrappers.tf_model import describe
+    from wrappers.tf_model import describe, texts_decoded
 
     artifact = Path(request.artifact)
     target = work / "saved_model" / request.version
@@ -428,7 +428,7 @@ def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample 
 
     def via_signature(checked: dict[str, Any]) -> dict[str, Any]:
         answers = serve(**{k: tf.constant(v) for k, v in checked.items()})
-        return {k: _text_array(v.numpy()) for k, v in answers.items()}
+        return {k: texts_decoded(v.numpy()) for k, v in answers.items()}
 
     names = [s.name for s in outputs]
 
@@ -458,14 +458,6 @@ def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample 
         outputs=outputs,
         options={"saved_model": "saved_model", "signature": "serving_default"},
     )
-
-
-def _text_array(array: np.ndarray) -> np.ndarray:
-    if array.dtype.kind in "SO":
-        return np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(
-            array
-        )
-    return array
 
 
 def import_torch(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:

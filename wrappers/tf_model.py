@@ -136,16 +136,19 @@ def _tensor_names(tensors: Any, wanted: Sequence[str], what: str) -> list[str]:
 
 
 def _from_tf(result: Any, spec: TensorSpec, rows: int) -> np.ndarray:
-    array = np.asarray(result)
-    if array.dtype.kind in "SO":
-        array = np.vectorize(_text, otypes=[object])(array)
+    array = texts_decoded(np.asarray(result))
     if spec.rank == 2 and array.ndim != 2:
         array = array.reshape(rows, -1)
     return array
 
 
-def _text(value: Any) -> Any:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+def texts_decoded(array: np.ndarray) -> np.ndarray:
+    """TensorFlow hands string tensors back as bytes: as UTF-8 text, as they were sent."""
+    if array.dtype.kind not in "SO":
+        return array
+    return np.vectorize(
+        lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v, otypes=[object]
+    )(array)
 
 
 def session_callable(
