@@ -19,7 +19,7 @@ import numpy as np
 from flask import Blueprint
 from packaging.version import Version
 
-from wrappers import codecs
+from wrappers import codecs, drain
 from wrappers.batching import MicroBatcher
 from wrappers.budget import Budget
 from wrappers.codecs.numpy import to_wire
@@ -372,6 +372,8 @@ class ServedModel(ABC):
         return metrics
 
     def health_status(self) -> dict[str, str]:
+        if drain.draining():
+            raise ModelNotReady(f"{self.manifest.name} is draining: the server is stopping")
         if not self.ready:
             raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
         return {"status": "ready", "model": self.manifest.name, "version": self.manifest.version}

@@ -4,7 +4,8 @@ Seldon Core 1.18.2 binds its REST, metrics and gRPC servers to 0.0.0.0 and offer
 change that. This runs Seldon's own ``main`` with every other argument after applying the
 corrections in ``wrappers.seldon_patches`` (the bind host, gRPC status codes) and
 ``wrappers.worker_metrics`` (metrics kept by each worker, behind a lock a killed worker cannot
-leave held).
+leave held) and ``wrappers.shutdown`` (drain on SIGTERM, then stop every process; REST requests
+read whole before a thread takes them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import click
 
 from wrappers.seldon_patches import bind_to, map_grpc_errors
+from wrappers.settings import ServerSettings
+from wrappers.shutdown import drain_on_sigterm
 from wrappers.worker_metrics import keep_metrics_in_workers
 
 ALL_INTERFACES = "0.0.0.0"
@@ -45,6 +48,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
     bind_to(host)
     map_grpc_errors()
     keep_metrics_in_workers()
+    drain_on_sigterm(ServerSettings.from_env())
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 

@@ -55,10 +55,48 @@ class Settings(BaseModel):
 
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            env = os.environ.get(ENV_PREFIX + name.upper())
-            if env is not None:
-                values[name] = env
+        values = _from_env(cls)
         values.update({k: v for k, v in parameters.items() if v is not None})
         return cls.model_validate(values)
+
+
+class ServerSettings(BaseModel):
+    """How the server's processes start, drain and stop: read by ``wrappers.launch`` before
+    Seldon forks, from the environment variables ``MODELREPO_<NAME>`` (a deployment's env)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drain_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="after SIGTERM, how long /health/status answers 503 while predictions are "
+        "still served (time for the endpoint's removal to reach every node)",
+    )
+    finish_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="after the drain, how long requests in flight may take to finish",
+    )
+    read_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a REST request not received whole within this is answered 408 and closed",
+    )
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        return cls.model_validate(_from_env(cls))
+
+    @property
+    def grace_seconds(self) -> float:
+        """What a stop takes at most: the drain, then the slowest request in flight."""
+        return self.drain_seconds + self.finish_seconds
+
+
+def _from_env(model: type[BaseModel]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in model.model_fields:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None:
+            values[name] = env
+    return values

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -124,7 +125,14 @@ def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
 
     class SeldonMetrics(microservice.SeldonMetrics):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
+            # the Manager process Seldon starts here holds every worker's metrics until the
+            # server has stopped: a SIGTERM to the whole process group must not end it first
+            # (``wrappers.shutdown`` stops it last)
+            previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                super().__init__(*args, **kwargs)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
             self._lock = ProcessSafeLock()
             self._own: WorkerMetrics | None = None
             self._creating = threading.Lock()

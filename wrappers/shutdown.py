@@ -1,0 +1,206 @@
+"""How the server's processes drain and stop on SIGTERM, applied by ``wrappers.launch``.
+
+Seldon Core 1.18.2 runs gunicorn's REST arbiter in the main process and forks a gRPC parent
+(which forks the gRPC workers) and a metrics server. On SIGTERM gunicorn closed the REST port at
+once, the gRPC workers ignored it (they only stop on Ctrl-C) and the main process then waited for
+the gRPC parent forever. Here every process follows ``wrappers.drain``: a SIGTERM begins the
+drain; at its deadline each server stops accepting, finishes the requests it holds (up to
+``finish_seconds``) and exits, and the main process exits 0 once its children have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.arbiter import Arbiter
+
+from wrappers import drain
+from wrappers.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+WORKER_CLASS = "wrappers.http_worker.ServingWorker"
+#: gRPC stops this long after the deadline: a call sent just before it is still in transit
+GRPC_STRAGGLER_SECONDS = 0.5
+
+#: the gRPC and metrics servers, signalled by the REST arbiter when the drain ends
+_siblings: list[multiprocessing.Process] = []
+
+
+class DrainingArbiter(Arbiter):
+    """gunicorn's arbiter, for which SIGTERM begins the drain and its deadline stops."""
+
+    def handle_term(self) -> None:
+        state = _state()
+        if state.over():
+            self._stop()
+        state.begin()
+        logger.info(
+            "SIGTERM: draining for %.1fs (health 503, still serving), then stopping",
+            state.remaining(),
+        )
+
+    def sleep(self) -> None:
+        state = _state()
+        if state.over():
+            self._stop()
+        try:
+            ready, _, _ = select.select([self.PIPE[0]], [], [], min(1.0, state.remaining()))
+            if ready:
+                while os.read(self.PIPE[0], 1):
+                    pass
+        except (InterruptedError, BlockingIOError, OSError):
+            pass
+
+    def _stop(self) -> None:
+        """Stops the other servers too; gunicorn's ``halt`` then stops this one gracefully."""
+        _signal(_siblings, signal.SIGTERM)
+        raise StopIteration
+
+
+class Draining:
+    """Mixin for Seldon's gunicorn applications: our worker and arbiter, the finish time."""
+
+    options: dict[str, Any]
+
+    def load_config(self) -> None:
+        settings = ServerSettings.from_env()
+        self.options = {
+            **self.options,
+            "worker_class": WORKER_CLASS,
+            "graceful_timeout": math.ceil(settings.finish_seconds),
+        }
+        super().load_config()  # type: ignore[misc]
+
+    def run(self) -> None:
+        try:
+            DrainingArbiter(self).run()
+        except RuntimeError as error:
+            print(f"\nError: {error}\n", file=sys.stderr)
+            sys.exit(1)
+
+
+def start_servers(
+    rest: Callable[[], None],
+    grpc: Callable[[], None] | None,
+    unused: Callable[[], None] | None,
+    metrics: Callable[[], None] | None,
+) -> None:
+    """Seldon's ``start_servers``, but the children are stopped and awaited when REST stops."""
+    children = []
+    for target, daemon in ((grpc, False), (metrics, True)):
+        if target is not None:
+            child = multiprocessing.Process(target=target, daemon=daemon)
+            child.start()
+            children.append(child)
+    _siblings[:] = children
+    owner = os.getpid()
+    try:
+        rest()
+        status = 0
+    except SystemExit as stopped:
+        if os.getpid() != owner:  # a gunicorn worker, forked inside ``rest``
+            raise
+        status = stopped.code if isinstance(stopped.code, int) else int(stopped.code is not None)
+    finally:
+        if os.getpid() == owner:
+            _stop_children(children)
+    exit_now(status)
+
+
+def exit_now(status: int) -> None:
+    """Exits without the interpreter's final garbage collection, which takes seconds in a
+    process holding a framework's objects and delays the pod's end for nothing."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
+def _stop_children(servers: list[multiprocessing.Process]) -> None:
+    """Stops the servers, then what is left: the metrics' ``multiprocessing.Manager``, which
+    ignores SIGTERM and has nothing to save."""
+    _signal(servers, signal.SIGTERM)
+    limit = time.monotonic() + ServerSettings.from_env().finish_seconds + 5
+    for server in servers:
+        server.join(max(0.0, limit - time.monotonic()))
+    _signal(multiprocessing.active_children(), signal.SIGKILL)
+
+
+def forwarding_sigterm(grpc_parent: Callable[[], None]) -> Callable[[], None]:
+    """The gRPC parent only waits for its workers: it passes SIGTERM on to them."""
+
+    def run() -> None:
+        def forward(signum: int, frame: Any) -> None:
+            _signal(multiprocessing.active_children(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        grpc_parent()
+
+    return run
+
+
+def serve_grpc_until_drained(server: Any) -> None:
+    """Replaces Seldon's ``_wait_forever`` in each gRPC worker: serve through the drain, then
+    stop gracefully (new calls refused, calls in flight finished)."""
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        _state().begin()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        server.stop(None)
+        return
+    time.sleep(_state().remaining() + GRPC_STRAGGLER_SECONDS)
+    server.stop(grace=ServerSettings.from_env().finish_seconds).wait()
+
+
+def drain_on_sigterm(settings: ServerSettings) -> None:
+    """Makes the servers Seldon starts drain and stop as this module describes."""
+    from seldon_core import microservice
+
+    drain.install(settings.drain_seconds)
+    microservice.UserModelApplication = type(
+        "UserModelApplication", (Draining, microservice.UserModelApplication), {}
+    )
+    microservice.StandaloneApplication = type(
+        "StandaloneApplication", (Draining, microservice.StandaloneApplication), {}
+    )
+    microservice.start_servers = start_servers
+    microservice._wait_forever = serve_grpc_until_drained
+    make_grpc_server = microservice._make_grpc_server
+
+    def make_forwarding_grpc_server(*args: Any, **kwargs: Any) -> Callable[[], None]:
+        return forwarding_sigterm(make_grpc_server(*args, **kwargs))
+
+    microservice._make_grpc_server = make_forwarding_grpc_server
+
+
+def _state() -> drain.DrainState:
+    state = drain.state()
+    assert state is not None, "drain_on_sigterm() installs the drain state first"
+    return state
+
+
+def _signal(processes: list[multiprocessing.Process], signum: int) -> None:
+    for process in processes:
+        if process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signum)
