@@ -1,9 +1,13 @@
 """The SeldonDeployment of a model directory: how a model scales past one machine.
 
 One predictor runs the model's image in one container; replicas scale it out, and the container
-asks for one core per gunicorn worker. The readiness probe is the wrapper's ``/health/status``,
-which answers 200 only once a worker has verified its artifact and replayed the golden pairs, so
-a broken model stops the rollout instead of taking traffic.
+asks for one core per gunicorn worker. Probes: a startup probe on ``/health/ping`` (which answers
+once a worker has loaded) gives a slow load minutes before liveness counts; readiness is
+``/health/status``, 200 only once a worker has verified its artifact and replayed the golden
+pairs, so a broken model stops the rollout instead of taking traffic (and is not restarted, which
+would not fix it); liveness checks only that the process answers. On the way out the preStop hook
+starts the drain (``wrappers.drain``) and the grace period covers the drain and the slowest
+request.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import yaml
 
 from wrappers.budget import Budget
 from wrappers.manifest import Manifest
-from wrappers.settings import Settings
+from wrappers.settings import ServerSettings, Settings
 
 DEPLOYMENT_FILE = "deployment.yaml"
 API_VERSION = "machinelearning.seldon.io/v1"
@@ -30,6 +34,11 @@ NODE = "model"
 #: the ports ``seldon-core-microservice`` listens on by default, named as the operator expects
 PORTS = {"http": 9000, "grpc": 5000, "metrics": 6000}
 READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
+#: how long a load may take before the kubelet restarts the container: period x threshold
+STARTUP_PERIOD, STARTUP_FAILURES = 2, 150
+#: after the drain and the slowest request, time for the processes to exit
+EXIT_MARGIN_SECONDS = 10
+PRE_STOP = ["python", "-m", "wrappers.drain"]
 #: MiB before any worker (the microservice's main, gunicorn, gRPC and metrics processes) and per
 #: worker, from the proportional set size of the committed models' process groups (sklearn about
 #: 600 MiB with one worker, +30 per worker; tensorflow about the same; torch 1070, +240), rounded
@@ -47,6 +56,8 @@ class DeploymentOptions:
     workers: int = 1
     threads: int = 1
     namespace: str | None = None
+    drain_seconds: float = ServerSettings.model_fields["drain_seconds"].default
+    finish_seconds: float = ServerSettings.model_fields["finish_seconds"].default
 
     def image_for(self, manifest: Manifest) -> str:
         return self.image or f"modelrepo/{manifest.name}:{manifest.version}"
@@ -66,7 +77,13 @@ class DeploymentOptions:
             workers=int(env.get("GUNICORN_WORKERS", 1)),
             threads=int(env.get("GUNICORN_THREADS", 1)),
             namespace=resource.get("metadata", {}).get("namespace"),
+            drain_seconds=float(env.get("MODELREPO_DRAIN_SECONDS", cls.drain_seconds)),
+            finish_seconds=float(env.get("MODELREPO_FINISH_SECONDS", cls.finish_seconds)),
         )
+
+    @property
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(drain_seconds=self.drain_seconds, finish_seconds=self.finish_seconds)
 
     @classmethod
     def from_file(cls, model_dir: Path) -> DeploymentOptions:
@@ -99,18 +116,27 @@ def seldon_deployment(
         "app.kubernetes.io/name": manifest.name,
         "app.kubernetes.io/version": manifest.version,
     }
+    server = options.server_settings
+    env = {
+        **budget.environment(),
+        "MODELREPO_DRAIN_SECONDS": f"{server.drain_seconds:g}",
+        "MODELREPO_FINISH_SECONDS": f"{server.finish_seconds:g}",
+    }
     container = {
         "name": NODE,
         "image": options.image_for(manifest),
         "imagePullPolicy": "IfNotPresent",
-        "env": [{"name": k, "value": v} for k, v in budget.environment().items()],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [
             {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in PORTS.items()
         ],
         "resources": {"requests": dict(size), "limits": dict(size)},
-        "readinessProbe": _probe(READY_PATH, initial_delay=5, period=5),
-        "livenessProbe": _probe(LIVE_PATH, initial_delay=30, period=10),
+        "startupProbe": _probe(LIVE_PATH, period=STARTUP_PERIOD, failures=STARTUP_FAILURES),
+        "readinessProbe": _probe(READY_PATH, period=5, failures=2),
+        "livenessProbe": _probe(LIVE_PATH, period=10, failures=3),
+        "lifecycle": {"preStop": {"exec": {"command": PRE_STOP}}},
     }
+    grace = math.ceil(server.grace_seconds + EXIT_MARGIN_SECONDS)
     return {
         "apiVersion": API_VERSION,
         "kind": "SeldonDeployment",
@@ -121,7 +147,14 @@ def seldon_deployment(
                 {
                     "name": "default",
                     "replicas": options.replicas,
-                    "componentSpecs": [{"spec": {"containers": [container]}}],
+                    "componentSpecs": [
+                        {
+                            "spec": {
+                                "terminationGracePeriodSeconds": grace,
+                                "containers": [container],
+                            }
+                        }
+                    ],
                     "graph": {
                         "name": NODE,
                         "type": "MODEL",
@@ -134,13 +167,12 @@ def seldon_deployment(
     }
 
 
-def _probe(path: str, initial_delay: int, period: int) -> dict[str, Any]:
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
-        "initialDelaySeconds": initial_delay,
         "periodSeconds": period,
         "timeoutSeconds": 2,
-        "failureThreshold": 3,
+        "failureThreshold": failures,
     }
 
 
@@ -195,6 +227,30 @@ def deployment_problems(resource: Any) -> list[str]:
         problems += _graph_problems(predictor["name"], predictor["graph"], containers)
         for container in containers.values():
             problems += _container_problems(predictor["name"], container)
+        for spec in predictor.get("componentSpecs", []):
+            problems += _grace_problems(predictor["name"], spec["spec"])
+    return problems
+
+
+def _grace_problems(predictor: str, pod: dict[str, Any]) -> list[str]:
+    """The kubelet kills what outlives the grace period: it must cover the drain and the
+    slowest request of every container that drains."""
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    problems = []
+    for container in pod["containers"]:
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if "MODELREPO_DRAIN_SECONDS" not in env:
+            continue
+        needed = ServerSettings(
+            drain_seconds=env["MODELREPO_DRAIN_SECONDS"],
+            finish_seconds=env.get("MODELREPO_FINISH_SECONDS", DeploymentOptions.finish_seconds),
+        ).grace_seconds
+        if grace < needed:
+            problems.append(
+                f"predictor {predictor}, container {container['name']}: "
+                f"terminationGracePeriodSeconds is {grace} but the drain and the slowest "
+                f"request take up to {needed:g}s; requests would be cut"
+            )
     return problems
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import selectors
 import socket
 import time
@@ -132,6 +133,15 @@ class ServingWorker(ThreadWorker):
         #: bodies larger than the model accepts are handed on unread, to be refused with 413
         self.max_body = Settings.resolve({}).max_request_bytes
         self._reading: dict[Connection, None] = {}
+        #: requests handed to threads and not finished; no more are accepted while every
+        #: thread has one, so a worker that dies takes only its own requests with it
+        self._busy = 0
+        self._accepting = False
+        self._closing = False
+        #: a finished request wakes the event loop, which may be waiting with nothing to read
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
 
     # ---- reading requests ----------------------------------------------------------------
 
@@ -143,7 +153,9 @@ class ServingWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        self._read(Connection(self.cfg, sock, client, server, self.read_timeout))
+        conn = Connection(self.cfg, sock, client, server, self.read_timeout)
+        self._read(conn)
+        self._readable(conn, sock)  # most clients have sent the request with the connection
 
     def _read(self, conn: Connection) -> None:
         conn.sock.setblocking(False)
@@ -224,11 +236,42 @@ class ServingWorker(ThreadWorker):
             self.cfg.set("keepalive", 0)  # every answer from now on closes its connection
         return super().handle_request(req, conn)
 
+    def enqueue_req(self, conn: Connection) -> None:
+        with self._lock:
+            self._busy += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, fs: futures.Future) -> None:
+        with self._lock:
+            self._busy -= 1
+        super().finish_request(fs)
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"\0")
+
+    def _woken(self, pipe: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(pipe, 4096):
+                pass
+
+    def _accept_when_free(self) -> None:
+        """Listens only while a thread is free: connections accepted but waiting for a thread
+        would be lost with the worker, while the listen queue keeps them for another one."""
+        free = self._busy < self.cfg.threads and not self._closing
+        if free == self._accepting:
+            return
+        with self._lock:
+            for listener in self.sockets:
+                if free:
+                    acceptor = partial(self.accept, listener.getsockname())
+                    self.poller.register(listener, selectors.EVENT_READ, acceptor)
+                else:
+                    self.poller.unregister(listener)
+        self._accepting = free
+
     def run(self) -> None:
         for listener in self.sockets:
             listener.setblocking(False)
-            acceptor = partial(self.accept, listener.getsockname())
-            self.poller.register(listener, selectors.EVENT_READ, acceptor)
+        self.poller.register(self._wake_read, selectors.EVENT_READ, self._woken)
         while self.alive:
             self._turn(timeout=1.0)
             if not self.is_parent_alive():
@@ -243,6 +286,7 @@ class ServingWorker(ThreadWorker):
 
     def _turn(self, timeout: float) -> None:
         self.notify()
+        self._accept_when_free()
         if self.nr_conns < self.worker_connections:
             for key, _ in self.poller.select(timeout):
                 key.data(key.fileobj)
@@ -258,8 +302,9 @@ class ServingWorker(ThreadWorker):
     def _finish(self) -> None:
         """Stops accepting, but answers every request already sent: those waiting in the
         listen queue (closing it would reset them), those being read, those in threads."""
+        self._closing = True
+        self._accept_when_free()
         for listener in self.sockets:
-            self.poller.unregister(listener)
             while True:
                 try:
                     sock, client = listener.accept()
