@@ -27,15 +27,19 @@ import time
 
 import click
 
-#: a process that gets SIGTERM this close to the deadline stops (the arbiter signals at it)
+from wrappers.settings import ServerSettings
+
+#: a SIGTERM this close to the deadline is the arbiter's signal to stop, sent at the deadline
 SLACK_SECONDS = 0.25
 
 
 class DrainState:
-    """The drain's start time in anonymous shared memory, inherited by every forked process."""
+    """The drain's start time in anonymous shared memory, inherited by every forked process,
+    with the server settings the launcher read."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.seconds = settings.drain_seconds
         self._memory = mmap.mmap(-1, 8)  # MAP_SHARED | MAP_ANONYMOUS: one page for all forks
 
     @property
@@ -63,16 +67,20 @@ class DrainState:
         return max(0.0, self.deadline - time.time())
 
     def over(self) -> bool:
+        return time.time() >= self.deadline
+
+    def stops_on_sigterm(self) -> bool:
+        """Whether a SIGTERM now means stop (at the deadline) rather than begin the drain."""
         return time.time() >= self.deadline - SLACK_SECONDS
 
 
 _state: DrainState | None = None
 
 
-def install(seconds: float) -> DrainState:
+def install(settings: ServerSettings) -> DrainState:
     """Creates the shared state; called by the launcher before Seldon forks its servers."""
     global _state
-    _state = DrainState(seconds)
+    _state = DrainState(settings)
     return _state
 
 
@@ -89,8 +97,6 @@ def draining() -> bool:
 @click.option("--pid", type=int, default=1, show_default=True, help="The server's process.")
 def main(pid: int) -> None:
     """preStop: begin the server's drain and wait until it is over."""
-    from wrappers.settings import ServerSettings
-
     seconds = ServerSettings.from_env().drain_seconds
     try:
         os.kill(pid, signal.SIGTERM)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import selectors
 import socket
 import time
@@ -33,6 +34,8 @@ from wrappers import drain
 from wrappers.settings import ServerSettings, Settings
 from wrappers.shutdown import exit_now
 
+#: how long a new connection's first bytes are awaited before the next accept
+FIRST_BYTES_SECONDS = 0.005
 #: larger request heads are handed to gunicorn's parser as they are, which refuses them
 MAX_HEAD_BYTES = 64 * 1024
 TIMEOUT_ANSWER = (
@@ -129,7 +132,9 @@ class ServingWorker(ThreadWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.read_timeout = ServerSettings.from_env().read_timeout_seconds
+        state = drain.state()
+        settings = state.settings if state else ServerSettings.from_env()
+        self.read_timeout = settings.read_timeout_seconds
         #: bodies larger than the model accepts are handed on unread, to be refused with 413
         self.max_body = Settings.resolve({}).max_request_bytes
         self._reading: dict[Connection, None] = {}
@@ -145,17 +150,22 @@ class ServingWorker(ThreadWorker):
 
     # ---- reading requests ----------------------------------------------------------------
 
-    def accept(self, server: Any, listener: socket.socket) -> None:
+    def accept(self, server: Any, listener: socket.socket) -> bool:
+        """Accepts one connection and starts reading it; False when none was waiting."""
         try:
             sock, client = listener.accept()
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
-            return
+            return False
         self.nr_conns += 1
         conn = Connection(self.cfg, sock, client, server, self.read_timeout)
         self._read(conn)
-        self._readable(conn, sock)  # most clients have sent the request with the connection
+        # a client sends its request right after connecting: waiting a moment for it lets a
+        # complete request take the free thread before another connection is accepted
+        select.select([sock], [], [], FIRST_BYTES_SECONDS)
+        self._readable(conn, sock)
+        return True
 
     def _read(self, conn: Connection) -> None:
         conn.sock.setblocking(False)
@@ -226,7 +236,7 @@ class ServingWorker(ThreadWorker):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         state = drain.state()
-        if state is None or state.over():
+        if state is None or state.stops_on_sigterm():
             self.alive = False
         else:
             state.begin()
@@ -305,14 +315,8 @@ class ServingWorker(ThreadWorker):
         self._closing = True
         self._accept_when_free()
         for listener in self.sockets:
-            while True:
-                try:
-                    sock, client = listener.accept()
-                except OSError:
-                    break
-                self.nr_conns += 1
-                server = listener.getsockname()
-                self._read(Connection(self.cfg, sock, client, server, self.read_timeout))
+            while self.accept(listener.getsockname(), listener):
+                pass
             listener.close()
         limit = time.monotonic() + self.cfg.graceful_timeout
         while (self._reading or self.futures) and time.monotonic() < limit:

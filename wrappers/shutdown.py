@@ -43,7 +43,7 @@ class DrainingArbiter(Arbiter):
 
     def handle_term(self) -> None:
         state = _state()
-        if state.over():
+        if state.stops_on_sigterm():
             self._stop()
         state.begin()
         logger.info(
@@ -75,7 +75,7 @@ class Draining:
     options: dict[str, Any]
 
     def load_config(self) -> None:
-        settings = ServerSettings.from_env()
+        settings = _state().settings
         self.options = {
             **self.options,
             "worker_class": WORKER_CLASS,
@@ -133,7 +133,7 @@ def _stop_children(servers: list[multiprocessing.Process]) -> None:
     """Stops the servers, then what is left: the metrics' ``multiprocessing.Manager``, which
     ignores SIGTERM and has nothing to save."""
     _signal(servers, signal.SIGTERM)
-    limit = time.monotonic() + ServerSettings.from_env().finish_seconds + 5
+    limit = time.monotonic() + _state().settings.finish_seconds + 5
     for server in servers:
         server.join(max(0.0, limit - time.monotonic()))
     _signal(multiprocessing.active_children(), signal.SIGKILL)
@@ -169,14 +169,14 @@ def serve_grpc_until_drained(server: Any) -> None:
         server.stop(None)
         return
     time.sleep(_state().remaining() + GRPC_STRAGGLER_SECONDS)
-    server.stop(grace=ServerSettings.from_env().finish_seconds).wait()
+    server.stop(grace=_state().settings.finish_seconds).wait()
 
 
 def drain_on_sigterm(settings: ServerSettings) -> None:
     """Makes the servers Seldon starts drain and stop as this module describes."""
     from seldon_core import microservice
 
-    drain.install(settings.drain_seconds)
+    drain.install(settings)
     microservice.UserModelApplication = type(
         "UserModelApplication", (Draining, microservice.UserModelApplication), {}
     )
