@@ -7,6 +7,7 @@ systemd do (every process).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -157,29 +158,34 @@ def test_sigterm_drains_under_load_then_every_process_exits(who, tmp_path, relia
     )
 
 
-def test_the_prestop_hook_begins_the_drain_and_returns_when_it_is_over(tmp_path):
+def test_the_prestop_hook_begins_the_drain_while_predictions_are_still_served(tmp_path):
     service = served(MODEL, tmp_path).start().wait_ready()
     assert service.process is not None
-    started = time.time()
-    hook = subprocess.run(
+    hook = subprocess.Popen(
         [sys.executable, "-m", "wrappers.drain", "--pid", str(service.process.pid)],
         env={**os.environ, "MODELREPO_DRAIN_SECONDS": str(DRAIN_SECONDS)},
-        capture_output=True,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    returned = time.time() - started
-    assert hook.returncode == 0, hook.stderr
-    assert returned >= DRAIN_SECONDS
+    health = requests.get(service.url + "/health/status", timeout=30)
+    while health.status_code == 200 and hook.poll() is None:
+        health = requests.get(service.url + "/health/status", timeout=30)
+    prediction = requests.post(service.url + "/api/v1.0/predictions", json=BODY, timeout=30)
+    assert hook.poll() is None, "the hook returned before the drain was over"
+    assert health.status_code == 503
+    assert prediction.status_code == 200, prediction.text
+    _, errors = hook.communicate(timeout=60)
+    assert hook.returncode == 0, errors
     # the kubelet's SIGTERM after the hook finds a server that is already stopping
-    os.kill(service.process.pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(service.process.pid, signal.SIGTERM)
     code, _ = wait_exit(service, timeout=30)
     assert code == 0, service._tail()
 
 
 # ---- slow and stalled clients -------------------------------------------------------------------
 
-READ_TIMEOUT = 3.0
+READ_TIMEOUT = 10.0
 
 
 def stalled_connection(address: tuple[str, int], whole_head: bool) -> socket.socket:
@@ -207,18 +213,19 @@ def test_stalled_clients_do_not_starve_others_and_are_cut_with_408(tmp_path, rel
         address = (service.host, service.http_port)
         stalled = [stalled_connection(address, whole_head=i % 2 == 0) for i in range(12)]
         started = time.monotonic()
-        answer = requests.post(service.url + "/api/v1.0/predictions", json=BODY, timeout=30)
+        answer = requests.post(service.url + "/api/v1.0/predictions", json=BODY, timeout=60)
         answered = time.monotonic() - started
         assert answer.status_code == 200, answer.text
-        assert answered < READ_TIMEOUT, "the normal request waited for the stalled ones"
-        cut = []
+        for sock in stalled:  # answered while every stalled connection was still waiting
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(4096)
+            sock.settimeout(60)
         for sock in stalled:
             reply = sock.recv(4096)
-            cut.append(time.monotonic() - started)
             assert reply.startswith(b"HTTP/1.1 408"), reply
             assert sock.recv(4096) == b"", "a timed-out connection stays open"
             sock.close()
-        assert max(cut) < READ_TIMEOUT + 5
     reliability.add(
         "stalled clients",
         requests=1 + len(stalled),
