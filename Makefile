@@ -22,7 +22,7 @@ fuzz-venv:
 	PYTHON=$(PYTHON) tools/venv.sh .venv-fuzz tools/fuzz/requirements.txt
 
 serve: install
-	cd models/$(MODEL) && ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
+	cd models/$(MODEL) && exec ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
 		--service-type MODEL --http-port 9000 --grpc-port 5000 --workers $(WORKERS)
 
 lint: install
