@@ -29,6 +29,9 @@ import click
 
 from wrappers.settings import ServerSettings
 
+#: the servers stop accepting this long after the drain period: a request sent just before
+#: its end is still in transit
+STRAGGLER_SECONDS = 0.5
 #: a SIGTERM this close to the deadline is the arbiter's signal to stop, sent at the deadline
 SLACK_SECONDS = 0.25
 
@@ -61,7 +64,7 @@ class DrainState:
     def deadline(self) -> float:
         """When the servers stop accepting (infinite before the drain begins)."""
         started = self.started
-        return started + self.seconds if started else float("inf")
+        return started + self.seconds + STRAGGLER_SECONDS if started else float("inf")
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.time())

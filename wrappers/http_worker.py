@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import selectors
 import socket
 import time
@@ -34,8 +33,9 @@ from wrappers import drain
 from wrappers.settings import ServerSettings, Settings
 from wrappers.shutdown import exit_now
 
-#: how long a new connection's first bytes are awaited before the next accept
-FIRST_BYTES_SECONDS = 0.005
+#: how long a new connection that has sent nothing yet keeps its thread reserved: a client
+#: sends its request right after connecting, and a busy machine may delay it by milliseconds
+FIRST_BYTES_SECONDS = 0.1
 #: larger request heads are handed to gunicorn's parser as they are, which refuses them
 MAX_HEAD_BYTES = 64 * 1024
 TIMEOUT_ANSWER = (
@@ -111,6 +111,8 @@ class Connection(TConn):
         self.source = Prefetched(sock)
         self.read_timeout = read_timeout
         self.deadline = float("inf")
+        #: until then this connection, silent so far, counts as a thread's next request
+        self.reserved_until = 0.0
         self.continued = False
 
     def init(self) -> None:
@@ -160,10 +162,8 @@ class ServingWorker(ThreadWorker):
             return False
         self.nr_conns += 1
         conn = Connection(self.cfg, sock, client, server, self.read_timeout)
+        conn.reserved_until = time.monotonic() + FIRST_BYTES_SECONDS
         self._read(conn)
-        # a client sends its request right after connecting: waiting a moment for it lets a
-        # complete request take the free thread before another connection is accepted
-        select.select([sock], [], [], FIRST_BYTES_SECONDS)
         self._readable(conn, sock)
         return True
 
@@ -184,6 +184,7 @@ class ServingWorker(ThreadWorker):
         if not data:
             self._drop(conn)
             return
+        conn.reserved_until = 0.0  # a client that sends part and stalls reserves nothing
         pending = conn.source.pending
         pending += data
         if request_complete(pending, self.max_body):
@@ -263,10 +264,15 @@ class ServingWorker(ThreadWorker):
             while os.read(pipe, 4096):
                 pass
 
-    def _accept_when_free(self) -> None:
+    def _reserved(self, now: float) -> list[float]:
+        """When each reservation of a new, still silent connection ends."""
+        with self._lock:
+            return [c.reserved_until for c in self._reading if c.reserved_until > now]
+
+    def _accept_when_free(self, reserved: int) -> None:
         """Listens only while a thread is free: connections accepted but waiting for a thread
         would be lost with the worker, while the listen queue keeps them for another one."""
-        free = self._busy < self.cfg.threads and not self._closing
+        free = self._busy + reserved < self.cfg.threads and not self._closing
         if free == self._accepting:
             return
         with self._lock:
@@ -296,7 +302,11 @@ class ServingWorker(ThreadWorker):
 
     def _turn(self, timeout: float) -> None:
         self.notify()
-        self._accept_when_free()
+        now = time.monotonic()
+        reserved = self._reserved(now)
+        self._accept_when_free(len(reserved))
+        if reserved:  # wake when a reservation ends, to accept again
+            timeout = min(timeout, max(0.0, min(reserved) - now))
         if self.nr_conns < self.worker_connections:
             for key, _ in self.poller.select(timeout):
                 key.data(key.fileobj)
@@ -313,7 +323,7 @@ class ServingWorker(ThreadWorker):
         """Stops accepting, but answers every request already sent: those waiting in the
         listen queue (closing it would reset them), those being read, those in threads."""
         self._closing = True
-        self._accept_when_free()
+        self._accept_when_free(0)
         for listener in self.sockets:
             while self.accept(listener.getsockname(), listener):
                 pass

@@ -31,8 +31,6 @@ from wrappers.settings import ServerSettings
 logger = logging.getLogger(__name__)
 
 WORKER_CLASS = "wrappers.http_worker.ServingWorker"
-#: gRPC stops this long after the deadline: a call sent just before it is still in transit
-GRPC_STRAGGLER_SECONDS = 0.5
 
 #: the gRPC and metrics servers, signalled by the REST arbiter when the drain ends
 _siblings: list[multiprocessing.Process] = []
@@ -168,7 +166,7 @@ def serve_grpc_until_drained(server: Any) -> None:
     except KeyboardInterrupt:
         server.stop(None)
         return
-    time.sleep(_state().remaining() + GRPC_STRAGGLER_SECONDS)
+    time.sleep(_state().remaining())
     server.stop(grace=_state().settings.finish_seconds).wait()
 
 
