@@ -14,6 +14,7 @@ import sys
 import click
 
 from wrappers.seldon_patches import bind_to, map_grpc_errors
+from wrappers.v2.grpc_service import serve_on_seldon_grpc
 from wrappers.worker_metrics import keep_metrics_in_workers
 
 ALL_INTERFACES = "0.0.0.0"
@@ -45,6 +46,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
     bind_to(host)
     map_grpc_errors()
     keep_metrics_in_workers()
+    serve_on_seldon_grpc()
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 
