@@ -89,70 +89,65 @@ def element_count(shape: Sequence[int], where: str) -> int:
     return math.prod(shape)
 
 
+#: the JSON element types each datatype takes (a boolean is no number here, unlike in numpy)
+JSON_TYPES: dict[str, tuple[set[type], str]] = {
+    "BOOL": ({bool}, "true or false"),
+    "BYTES": ({str}, "strings"),
+    **{d: ({int}, "integers") for d in NUMPY if d.startswith(("INT", "UINT"))},
+    **{d: ({int, float}, "numbers") for d in NUMPY if d.startswith("FP")},
+}
+
+
 def from_elements(
     datatype: str, shape: Sequence[int], data: Any, where: str, nullable: bool = False
 ) -> np.ndarray:
     """JSON elements (flat or nested lists) as an array of ``shape`` and the datatype's dtype.
 
     ``nullable`` lets ``null`` stand for a missing element (a table column's); the array is
-    then of objects, and the column's own check decides where missing values may be.
+    then of objects, and the contract's own check decides where missing values may be.
     """
     dtype = numpy_dtype(datatype, where)
     count = element_count(shape, where)
     try:
-        elements = np.asarray(data if isinstance(data, list) else [data])
-    except (ValueError, RecursionError) as exc:  # ragged nested lists
+        elements = np.asarray(data if isinstance(data, list) else [data], dtype=object)
+    except (ValueError, RecursionError) as exc:  # absurdly deep nested lists
         raise InvalidInput(f"{where}: data is not a rectangular list: {exc}") from exc
-    elements = elements.ravel()
-    if elements.size != count:
+    flat = elements.ravel().tolist()
+    if len(flat) != count:
         raise InvalidInput(
-            f"{where}: shape {list(shape)} holds {count} elements, data has {elements.size}"
+            f"{where}: shape {list(shape)} holds {count} elements, data has {len(flat)}"
         )
-    if nullable and elements.dtype.kind == "O" and any(e is None for e in elements):
-        present = np.array([e for e in elements if e is not None])
-        checked = iter(_typed(datatype, dtype, present, where).tolist())
-        filled = [None if e is None else next(checked) for e in elements]
+    allowed, what = JSON_TYPES[datatype]
+    found = set(map(type, flat))
+    missing = nullable and type(None) in found
+    wrong = found - allowed - ({type(None)} if nullable else set())
+    if wrong:
+        bad = next(e for e in flat if type(e) in wrong)
+        raise InvalidInput(f"{where}: {datatype} data holds {what}, got {_short(bad)}")
+    if missing or datatype == "BYTES":
         out = np.empty(count, dtype=object)
-        out[:] = filled
+        out[:] = flat
         return out.reshape(shape)
-    return _typed(datatype, dtype, elements, where).reshape(shape)
-
-
-def _typed(datatype: str, dtype: np.dtype, elements: np.ndarray, where: str) -> np.ndarray:
-    kind = elements.dtype.kind
-    if elements.size == 0:
-        return elements.astype(dtype)
-    if datatype == "BYTES":
-        bad = next((e for e in elements.tolist() if not isinstance(e, str)), None)
-        if bad is not None:
-            raise InvalidInput(f"{where}: BYTES data holds strings, got {bad!r}")
-        return elements.astype(object)
-    if datatype == "BOOL":
-        if kind != "b":
-            raise InvalidInput(f"{where}: BOOL data holds true or false, got {_sample(elements)}")
-        return elements
-    if dtype.kind in "iu":
-        if kind not in "iu":
-            raise InvalidInput(f"{where}: {datatype} data holds integers, got {_sample(elements)}")
+    if dtype.kind in "iu" and flat:
         info = np.iinfo(dtype)
-        if elements.min() < info.min or elements.max() > info.max:
+        if min(flat) < info.min or max(flat) > info.max:
             raise InvalidInput(
                 f"{where}: {datatype} data holds integers in [{info.min}, {info.max}]"
             )
-        return elements.astype(dtype)
-    if kind not in "iuf":
-        raise InvalidInput(f"{where}: {datatype} data holds numbers, got {_sample(elements)}")
-    with np.errstate(over="ignore"):  # beyond FP16/FP32: infinite, refused by the contract
-        return elements.astype(dtype)
+    try:
+        with np.errstate(over="ignore"):  # beyond FP16/FP32: infinite, refused by the contract
+            return (
+                np.array(flat, dtype=np.float64 if dtype.kind == "f" else dtype)
+                .astype(dtype, copy=False)
+                .reshape(shape)
+            )
+    except OverflowError as exc:  # an integer beyond float64
+        raise InvalidInput(f"{where}: {datatype} data holds numbers in range: {exc}") from exc
 
 
-def _sample(elements: np.ndarray) -> str:
-    if elements.dtype.kind == "b":
-        return "booleans"
-    for element in elements.tolist():
-        if isinstance(element, bool) or not isinstance(element, int | float):
-            return repr(element)
-    return f"{elements.dtype} values such as {elements[0]!r}"
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def to_text(values: np.ndarray, where: str) -> np.ndarray:
