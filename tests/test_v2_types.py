@@ -387,3 +387,56 @@ def test_table_metadata_lists_its_columns_with_pd():
         "employment": ("BYTES", [-1, 1]),
         "owns_home": ("BOOL", [-1, 1]),
     }
+
+
+# ---- gRPC on a real in-process server -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grpc_stub(iris):
+    from concurrent import futures
+
+    import grpc
+
+    from wrappers.server import free_port
+    from wrappers.v2 import open_inference_pb2_grpc as pb_grpc
+    from wrappers.v2.grpc_service import InferenceServicer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(iris), server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield pb_grpc.GRPCInferenceServiceStub(channel)
+    channel.close()
+    server.stop(None)
+
+
+def test_grpc_fp16_raw_input_answers_raw_as_the_model_does(grpc_stub, iris):
+    rows = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], dtype=np.float16)
+    request = pb.ModelInferRequest(model_name="sklearn-iris")
+    request.inputs.add(name="input", datatype="FP16", shape=[2, 4])
+    request.raw_input_contents.append(rows.astype("<f2").tobytes())
+    reply = grpc_stub.ModelInfer(request, timeout=30)
+    (output,) = reply.outputs
+    assert (output.name, output.datatype, list(output.shape)) == ("predict_proba", "FP64", [2, 3])
+    answer = from_raw("FP64", [2, 3], reply.raw_output_contents[0], "predict_proba")
+    assert answer.tolist() == iris.predict(rows.astype(np.float64)).tolist()
+
+
+def test_grpc_refusals_carry_the_contracts_message(grpc_stub):
+    import grpc
+
+    request = pb.ModelInferRequest(model_name="sklearn-iris")
+    given = request.inputs.add(name="input", datatype="BOOL", shape=[1, 4])
+    given.contents.bool_contents.extend([True, False, True, False])
+    with pytest.raises(grpc.RpcError) as caught:
+        grpc_stub.ModelInfer(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == (
+        "input: expected numbers (float64), got booleans such as True"
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        grpc_stub.ModelMetadata(pb.ModelMetadataRequest(name="sklearn-iris", version="2"))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
