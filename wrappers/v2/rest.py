@@ -8,6 +8,7 @@ routes also exist under plain ``seldon-core-microservice``. Errors are the proto
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -22,6 +23,8 @@ from wrappers.v2.datatypes import from_elements
 
 if TYPE_CHECKING:
     from wrappers.base import ServedModel
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "/v2"
 
@@ -98,6 +101,11 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
         return jsonify({"error": error.description or str(error)}), error.code or 500
+
+    @blueprint.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        logger.exception("V2 %s %s failed", request.method, request.path)
+        return jsonify({"error": f"internal error: {type(error).__name__}: {error}"}), 500
 
     @blueprint.before_app_request
     def unknown_v2_path() -> tuple[Response, int] | None:
