@@ -7,7 +7,7 @@ MODEL ?= sklearn-iris
 WORKERS ?= 1
 HOST ?= 127.0.0.1
 
-.PHONY: install fuzz-venv serve test lint builder clean bench bench-quick bench-tools
+.PHONY: install fuzz-venv v2-client v2-proto serve test lint builder clean bench bench-quick bench-tools
 
 install: $(VENV)/.installed
 
@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint fuzz-venv bench-tools
+test: lint fuzz-venv v2-client bench-tools
 	$(BIN)/python -m pytest
 
 # the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
@@ -39,6 +39,17 @@ bench-tools:
 
 bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt tools/venv.sh
 	PYTHON=$(PYTHON) tools/venv.sh bench/mlserver/.venv bench/mlserver/requirements.txt
+
+# the V2 clients of tests/test_v2_clients.py (MLServer's codecs and gRPC stubs, tritonclient,
+# `mlserver infer`) live in MLServer's environment, the benchmark's
+v2-client: bench/mlserver/.venv/.installed
+
+# regenerates the committed wrappers/v2/open_inference_pb2*.py from its .proto (its own venv:
+# grpcio-tools needs protobuf 4)
+v2-proto:
+	PYTHON=$(PYTHON) tools/venv.sh .venv-protogen tools/protogen/requirements.txt
+	.venv-protogen/bin/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. \
+		wrappers/v2/open_inference.proto
 
 bench: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench
@@ -52,4 +63,4 @@ builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
 
 clean:
-	rm -rf $(VENV) .venv-fuzz bench/mlserver/.venv *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-fuzz .venv-protogen bench/mlserver/.venv *.egg-info .pytest_cache .ruff_cache

@@ -25,6 +25,7 @@ from bench.servers import (
     MLSERVER_VENV,
     MODELS,
     ROOT,
+    V2,
     Server,
     ceiling_server,
     flask_server,
@@ -114,7 +115,8 @@ class Run:
 
 
 def standard_servers(run_dir: Path) -> list[Server]:
-    """Baselines first, then every model as deployed and with Seldon's plain defaults."""
+    """Baselines first, then every model as deployed and with Seldon's plain defaults, and
+    sklearn-iris as deployed asked over V2 with the request MLServer gets."""
     servers = [
         flask_server(),
         mlserver_server(run_dir),
@@ -126,6 +128,9 @@ def standard_servers(run_dir: Path) -> list[Server]:
         deployed = s2i_environment(MODELS / name)
         servers.append(model_server(name, "deployed", deployed, f"{name} as deployed"))
         servers.append(model_server(name, "plain", PLAIN, f"{name}, Seldon defaults"))
+    iris = s2i_environment(MODELS / "sklearn-iris")
+    label = "sklearn-iris as deployed, over V2 REST (MLServer's request)"
+    servers.append(model_server("sklearn-iris", "v2", iris, label, protocol=V2))
     return servers
 
 

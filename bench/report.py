@@ -54,6 +54,14 @@ TARGETS = [
         lambda x: x >= 5,
     ),
     Target(
+        "sklearn-iris as deployed / MLServer, both over V2 REST, req/s at c=8, 1 row",
+        ">= 5x",
+        (f"{IRIS}-v2", IRIS, 8),
+        ("mlserver", IRIS, 8),
+        "rps",
+        lambda x: x >= 5,
+    ),
+    Target(
         "torch-classifier as deployed / Seldon ceiling, req/s at c=8, 1 row",
         ">= 95%",
         (f"{TORCH}-deployed", TORCH, 8),

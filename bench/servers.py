@@ -74,6 +74,7 @@ SELDON = Protocol(
 FLASK = Protocol(
     "/predict", lambda _, rows: {"features": rows}, lambda body: np.asarray(body["prediction"])
 )
+#: the V2 request MLServer is asked with; the models here answer the very same body on /v2
 V2 = Protocol("/v2/models/sklearn-iris/infer", _v2_request, _v2_answer)
 
 
@@ -177,9 +178,11 @@ def seldon_server(
     *,
     echo: bool = False,
     unpatched: bool = False,
+    protocol: Protocol = SELDON,
 ) -> Server:
     """``seldon-core-microservice`` serving ``user_class`` with the workers and threads that
-    ``env`` asks for, through ``wrappers.launch`` unless ``unpatched``."""
+    ``env`` asks for, through ``wrappers.launch`` unless ``unpatched``, asked over
+    ``protocol`` (Seldon's, or V2 on the same port)."""
     workers = int(env.get("GUNICORN_WORKERS", 1))
     threads = int(env.get("GUNICORN_THREADS", 1))
 
@@ -194,11 +197,15 @@ def seldon_server(
         )
         return service.command(), model_dir, {"TF_CPP_MIN_LOG_LEVEL": "2", **env}
 
-    return Server(key, label, models, SELDON, workers, threads, echo, launch)
+    return Server(key, label, models, protocol, workers, threads, echo, launch)
 
 
-def model_server(name: str, variant: str, env: dict[str, str], label: str) -> Server:
-    return seldon_server(f"{name}-{variant}", label, [name], MODELS / name, "MyModel", env)
+def model_server(
+    name: str, variant: str, env: dict[str, str], label: str, protocol: Protocol = SELDON
+) -> Server:
+    return seldon_server(
+        f"{name}-{variant}", label, [name], MODELS / name, "MyModel", env, protocol=protocol
+    )
 
 
 def flask_server() -> Server:

@@ -85,13 +85,15 @@ class Traffic:
                     time.sleep(0.05)
 
     def _health(self) -> None:
+        """Seldon's readiness and the V2 protocol's, both of which fail while draining."""
         while time.time() < self.stop_at:
-            sent = time.time()
-            try:
-                answer = requests.get(self.service.url + "/health/status", timeout=5)
-                self.health.append((sent, answer.status_code))
-            except requests.RequestException as error:
-                self.health.append((sent, type(error).__name__))
+            for path in ("/health/status", "/v2/health/ready"):
+                sent = time.time()
+                try:
+                    answer = requests.get(self.service.url + path, timeout=5)
+                    self.health.append((sent, answer.status_code))
+                except requests.RequestException as error:
+                    self.health.append((sent, type(error).__name__))
             time.sleep(0.1)
 
 

@@ -36,6 +36,7 @@ from wrappers.payload import check_feedback, check_message, check_proto
 from wrappers.protocol import Request, answer_data, read_request
 from wrappers.rest import error_blueprint
 from wrappers.settings import Settings
+from wrappers.v2.rest import v2_blueprint
 
 if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
@@ -213,8 +214,11 @@ class ServedModel(ABC):
 
     @cached_property
     def model_error_handler(self) -> Blueprint:
-        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors."""
-        return error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors,
+        and the V2 protocol's endpoints under /v2."""
+        blueprint = error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+        blueprint.register_blueprint(v2_blueprint(self))
+        return blueprint
 
     def predict_raw(self, request: Any) -> Any:
         """Answers REST and gRPC messages from the contract: envelope, codecs, checks, model.
@@ -371,11 +375,17 @@ class ServedModel(ABC):
             )
         return metrics
 
-    def health_status(self) -> dict[str, str]:
+    def unready_reason(self) -> str | None:
+        """Why readiness probes should fail now (not loaded, self-check failed, draining)."""
         if drain.draining():
-            raise ModelNotReady(f"{self.manifest.name} is draining: the server is stopping")
+            return f"{self.manifest.name} is draining: the server is stopping"
         if not self.ready:
-            raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
+            return f"{self.manifest.name} is not ready: {self.problem}"
+        return None
+
+    def health_status(self) -> dict[str, str]:
+        if reason := self.unready_reason():
+            raise ModelNotReady(reason)
         return {"status": "ready", "model": self.manifest.name, "version": self.manifest.version}
 
     # ---- verification ------------------------------------------------------------------------

@@ -52,6 +52,13 @@ class NotServed(InvalidInput):
     reason = "MICROSERVICE_NOT_SERVED"
 
 
+class ModelNotFound(ServingError):
+    """A V2 request names a model or version this server does not serve (HTTP 404)."""
+
+    status_code = 404
+    reason = "MICROSERVICE_MODEL_NOT_FOUND"
+
+
 class ModelNotReady(ServingError):
     """The worker has not loaded or failed its self-check (HTTP 503)."""
 

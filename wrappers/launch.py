@@ -17,6 +17,7 @@ import click
 from wrappers.seldon_patches import bind_to, map_grpc_errors
 from wrappers.settings import ServerSettings
 from wrappers.shutdown import drain_on_sigterm
+from wrappers.v2.grpc_service import serve_on_seldon_grpc
 from wrappers.worker_metrics import keep_metrics_in_workers
 
 ALL_INTERFACES = "0.0.0.0"
@@ -49,6 +50,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
     map_grpc_errors()
     keep_metrics_in_workers()
     drain_on_sigterm(ServerSettings.from_env())
+    serve_on_seldon_grpc()
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 
