@@ -30,6 +30,7 @@ class TorchModel(ServedModel):
     framework = "torch"
     distribution = "torch"
     module = "torch"
+    companions = ("safetensors",)
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
