@@ -269,7 +269,7 @@ def verified_source(model_dir: Path, settings: Settings) -> Iterator[Path]:
 
 
 def signature_status(model_dir: Path, settings: Settings) -> tuple[str, str]:
-    """``modelrepo check``'s row: ok, warn (not checked) or fail, and why."""
+    """``modelrepo check``'s row: ok, warn, fail (as the policy would treat it) or skip."""
     if settings.signature_policy == "off":
         return "skip", "signature_policy=off"
     has_signature = (Path(model_dir) / SIGNATURE_FILE).is_file()
