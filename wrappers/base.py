@@ -99,7 +99,7 @@ class ServedModel(ABC):
             raise ManifestError(
                 f"no {MANIFEST_FILE} in {self.model_dir}: refusing to load an artifact that "
                 f"nothing vouches for (the manifest records its sha256, framework version and "
-                f"golden answers; joblib and pickle run code on load). Add a manifest "
+                f"golden answers). Add a manifest "
                 f"(each model's train.py writes one) or, to serve it anyway, set the parameter "
                 f"allow_unverified=true or MODELREPO_ALLOW_UNVERIFIED=1"
             )

@@ -227,8 +227,9 @@ NEW_EXAMPLES += EXIT_CODES
     "--artifact",
     type=click.Path(exists=True, path_type=Path),
     required=True,
-    help="joblib file (sklearn); .keras file or SavedModel directory (tensorflow); "
-    "state dict or checkpoint (torch).",
+    help="joblib or skops file (sklearn; stored as skops); .keras file or SavedModel "
+    "directory (tensorflow; no .h5, no Lambda layers); state dict or checkpoint (torch; stored "
+    "as safetensors), or a torch.export .pt2 (served only with allow_pickle).",
 )
 @click.option("--name", help="Model and Kubernetes name. [default: MODEL_DIR's name]")
 @click.option("--version", "model_version", default="1", show_default=True, help="Model version.")
