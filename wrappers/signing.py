@@ -249,7 +249,7 @@ def verified_source(model_dir: Path, settings: Settings) -> Iterator[Path]:
                 raise SignatureError(
                     "no signature_public_key is configured (MODELREPO_SIGNATURE_PUBLIC_KEY)"
                 )
-            verified = verify_into(model_dir, key, private / Path(model_dir).name)
+            verified = verify_into(model_dir, key, private / Path(model_dir).resolve().name)
         except SignatureError as exc:
             if policy == "require":
                 raise SignatureError(f"signature_policy=require: {exc}") from exc
