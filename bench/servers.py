@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +205,10 @@ def model_server(name: str, variant: str, env: dict[str, str], label: str) -> Se
     return seldon_server(f"{name}-{variant}", label, [name], MODELS / name, "MyModel", env)
 
 
+@cache
 def iris_joblib() -> Path:
-    """The iris forest as the baselines load it (joblib, their own recipe), written from the
-    committed model.skops into a private temporary directory."""
+    """The iris forest as the baselines load it (joblib, their own recipe), written once from
+    the committed model.skops into a private temporary directory."""
     path = Path(tempfile.mkdtemp(prefix="modelrepo-bench-")) / "model.joblib"
     joblib.dump(load_skops(MODELS / "sklearn-iris" / SKOPS_FILE), path)
     return path
