@@ -7,7 +7,8 @@ MODEL ?= sklearn-iris
 WORKERS ?= 1
 HOST ?= 127.0.0.1
 
-.PHONY: install fuzz-venv v2-client v2-proto serve test lint builder clean bench bench-quick bench-tools
+.PHONY: install fuzz-venv signing-venv v2-client v2-proto serve test lint builder clean bench \
+	bench-quick bench-tools
 
 install: $(VENV)/.installed
 
@@ -21,6 +22,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 fuzz-venv:
 	PYTHON=$(PYTHON) tools/venv.sh .venv-fuzz tools/fuzz/requirements.txt
 
+# model-signing (the model_signing CLI) needs cryptography>=42, seldon-core 1.18.2 pins <41.1
+signing-venv:
+	PYTHON=$(PYTHON) tools/venv.sh .venv-signing tools/signing/requirements.txt
+
 serve: install
 	cd models/$(MODEL) && exec ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
 		--service-type MODEL --http-port 9000 --grpc-port 5000 --workers $(WORKERS)
@@ -29,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint fuzz-venv v2-client bench-tools
+test: lint fuzz-venv signing-venv v2-client bench-tools
 	$(BIN)/python -m pytest
 
 # the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
@@ -63,4 +68,5 @@ builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
 
 clean:
-	rm -rf $(VENV) .venv-fuzz .venv-protogen bench/mlserver/.venv *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-fuzz .venv-signing .venv-protogen bench/mlserver/.venv *.egg-info \
+		.pytest_cache .ruff_cache

@@ -7,16 +7,20 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 
+from wrappers.formats import SKOPS_FILE, load_skops
 from wrappers.manifest import Manifest
 from wrappers.server import Microservice, free_port
 from wrappers.servingfiles import read_s2i_environment
@@ -208,9 +212,18 @@ def model_server(
     )
 
 
+@cache
+def iris_joblib() -> Path:
+    """The iris forest as the baselines load it (joblib, their own recipe), written once from
+    the committed model.skops into a private temporary directory."""
+    path = Path(tempfile.mkdtemp(prefix="modelrepo-bench-")) / "model.joblib"
+    joblib.dump(load_skops(MODELS / "sklearn-iris" / SKOPS_FILE), path)
+    return path
+
+
 def flask_server() -> Server:
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
-        model = MODELS / "sklearn-iris" / "model.joblib"
+        model = iris_joblib()
         return [sys.executable, "flask_app.py", str(model), str(port)], BASELINES, {}
 
     return Server("flask", "cookbook Flask app", ["sklearn-iris"], FLASK, workers=1, launch=launch)
@@ -242,7 +255,8 @@ def keras_server(workers: int = 2) -> Server:
 
 
 def mlserver_server(run_dir: Path, workers: int = 2) -> Server:
-    """MLServer 1.7 with mlserver-sklearn on the same model.joblib, in its own environment."""
+    """MLServer 1.7 with mlserver-sklearn on the same forest (as joblib), in its own
+    environment."""
 
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
         model_dir = run_dir / "mlserver" / "sklearn-iris"
@@ -259,7 +273,7 @@ def mlserver_server(run_dir: Path, workers: int = 2) -> Server:
         model_settings = {
             "name": "sklearn-iris",
             "implementation": "mlserver_sklearn.SKLearnModel",
-            "parameters": {"uri": str(MODELS / "sklearn-iris" / "model.joblib")},
+            "parameters": {"uri": str(iris_joblib())},
         }
         (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
         command = [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."]

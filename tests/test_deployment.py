@@ -132,6 +132,24 @@ def test_deploy_command_prints_and_keeps_the_chosen_settings(tmp_path, scaffolde
     assert container_of(yaml.safe_load(again.output))["image"] == "registry.local/m:7"
 
 
+def test_a_signing_key_secret_is_mounted_and_makes_the_signature_required(tmp_path):
+    model_dir = shutil.copytree(MODELS_DIR / "sklearn-iris", tmp_path / "sklearn-iris")
+    printed = run_cli("deploy", model_dir, "--signing-key-secret", "model-signer", "--write")
+    assert printed.exit_code == 0, printed.stderr
+    resource = yaml.safe_load(printed.output)
+    assert deployment_problems(resource) == []
+    pod = resource["spec"]["predictors"][0]["componentSpecs"][0]["spec"]
+    assert pod["volumes"][0]["secret"]["secretName"] == "model-signer"
+    (mount,) = container_of(resource)["volumeMounts"]
+    assert mount["readOnly"] and not mount["mountPath"].startswith("/microservice")
+    env = {e["name"]: e["value"] for e in container_of(resource)["env"]}
+    assert env["MODELREPO_SIGNATURE_POLICY"] == "require"
+    assert env["MODELREPO_SIGNATURE_PUBLIC_KEY"].startswith(mount["mountPath"] + "/")
+    # the choice survives a rewrite from the manifest
+    assert run_cli("refresh", model_dir).exit_code == 0
+    assert yaml.safe_load((model_dir / DEPLOYMENT_FILE).read_text()) == resource
+
+
 @pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_committed_serving_files_come_from_the_templates(name):
     model_dir = MODELS_DIR / name

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import logging
 
-import joblib
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, copy_model, golden_rows, rehash
@@ -29,6 +28,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTre
 
 from wrappers import Manifest, SklearnModel, fast_trees
 from wrappers.fast_trees import FastPredictor, agrees_with_estimator, compile_estimator
+from wrappers.formats import SKOPS_FILE, load_skops, save_skops
 from wrappers.manifest import golden_pairs
 
 ROWS = 2_000
@@ -144,7 +144,7 @@ def test_regressors_equal_scikit_learn(model, data):
 
 @functools.cache
 def committed_iris() -> FastPredictor:
-    predictor = compile_estimator(joblib.load(IRIS_DIR / "model.joblib"))
+    predictor = compile_estimator(load_skops(IRIS_DIR / SKOPS_FILE))
     assert predictor is not None
     return predictor
 
@@ -349,7 +349,7 @@ def test_unsupported_model_is_served_by_scikit_learn(tmp_path, caplog):
     model_dir = copy_model("sklearn-iris", tmp_path)
     X, y = iris_strings()
     estimator = LogisticRegression(max_iter=500).fit(X, y)
-    joblib.dump(estimator, model_dir / "model.joblib")
+    save_skops(estimator, model_dir / SKOPS_FILE)
     rehash(model_dir)
     manifest = Manifest.read(model_dir)
     sample = np.array(golden_rows(manifest, -1))

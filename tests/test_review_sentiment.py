@@ -1,13 +1,12 @@
 """review-sentiment: a TF-IDF + LogisticRegression Pipeline served with a text input.
 
 Every answer is compared with the committed pipeline's own ``predict_proba`` on a plain list
-of strings, computed here with ``joblib.load``, not through the wrapper.
+of strings, computed here with ``skops.io``, not through the wrapper.
 """
 
 from __future__ import annotations
 
 import grpc
-import joblib
 import numpy as np
 import pytest
 import requests
@@ -17,6 +16,7 @@ from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
 from wrappers import Manifest, SklearnModel
 from wrappers.contract import TextSpec
+from wrappers.formats import SKOPS_FILE, load_skops
 from wrappers.server import Microservice
 
 MODEL_DIR = MODELS_DIR / "review-sentiment"
@@ -32,7 +32,7 @@ UNICODE = ["très bon 👍", "日本語のレビュー", "naïve café — flims
 @pytest.fixture(scope="module")
 def pipeline():
     """The committed artifact as scikit-learn loads it."""
-    return joblib.load(MODEL_DIR / "model.joblib")
+    return load_skops(MODEL_DIR / SKOPS_FILE)
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
     built = assemble(source, app)
     assert built.returncode == 0, built.stdout + built.stderr
     assert "PASSED" in built.stdout
-    assert (app / "model.joblib").read_bytes() == (source / "model.joblib").read_bytes()
+    assert (app / "model.skops").read_bytes() == (source / "model.skops").read_bytes()
 
     # the server the image's CMD would start
     service = Microservice(app, log_path=tmp_path / "run.log")
@@ -98,11 +98,11 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
 
 def test_assemble_fails_the_build_for_a_tampered_model(scaffolded, tmp_path):
     source = shutil.copytree(scaffolded["sklearn"], tmp_path / "src")
-    artifact = source / "model.joblib"
+    artifact = source / "model.skops"
     artifact.write_bytes(artifact.read_bytes()[:-1])
     built = assemble(source, tmp_path / "microservice")
     assert built.returncode == 1
-    assert "fail: artifacts: model.joblib: sha256" in built.stdout
+    assert "fail: artifacts: model.skops: sha256" in built.stdout
     assert "Traceback" not in built.stderr
 
 

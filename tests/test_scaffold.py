@@ -55,7 +55,8 @@ def test_sklearn_schema_comes_from_the_fitted_estimator(scaffolded):
     assert manifest.outputs[0].names == ["0", "1", "2"]  # classes_, as predict_proba's columns
     assert manifest.output_names == ["predict_proba"]
     assert manifest.options == {"classes": ["0", "1", "2"]}
-    assert (scaffolded["sklearn"] / "model.joblib").is_file()
+    assert (scaffolded["sklearn"] / "model.skops").is_file()
+    assert not (scaffolded["sklearn"] / "model.joblib").exists()
 
 
 def test_keras_file_is_exported_to_the_tf_serving_layout(scaffolded):
@@ -87,7 +88,7 @@ def test_torch_module_is_copied_in_as_the_architecture(scaffolded):
     manifest = Manifest.read(model_dir)
     assert manifest.options["architecture"] == "tiny_net.py:TinyNet"
     assert manifest.options["init_kwargs"] == {"n_features": 6, "hidden": 8}
-    assert sorted(a.path for a in manifest.artifacts) == ["model.pt", "tiny_net.py"]
+    assert sorted(a.path for a in manifest.artifacts) == ["model.safetensors", "tiny_net.py"]
     assert manifest.matrix.names == [f"x{i}" for i in range(6)]
 
 
@@ -178,11 +179,11 @@ def test_check_passes_a_fresh_directory(scaffolded):
 
 
 def test_check_catches_a_tampered_artifact(sklearn_copy):
-    artifact = sklearn_copy / "model.joblib"
+    artifact = sklearn_copy / "model.skops"
     artifact.write_bytes(artifact.read_bytes() + b"\0")
     result = run_cli("check", sklearn_copy)
     assert result.exit_code == 1
-    assert "fail: artifacts: model.joblib: sha256" in result.output
+    assert "fail: artifacts: model.skops: sha256" in result.output
     assert "failed the check" in result.stderr
 
 

@@ -2,7 +2,7 @@
 the same network as a ``torch.export`` program (.pt2) that needs no class.
 
 Every answer is compared with DigitsCNN itself: rebuilt here from the directory's network.py
-and loaded strictly from its model.pt, never through the wrapper.
+and loaded strictly from its model.safetensors, never through the wrapper.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from sklearn.model_selection import train_test_split
 
 from wrappers import Manifest, TorchModel
 from wrappers.contract import TensorSpec
+from wrappers.errors import UnsafeArtifact
+from wrappers.formats import SAFETENSORS_FILE, load_safetensors
 from wrappers.server import Microservice
 
 NAME = "torch-digits-cnn"
@@ -38,7 +40,7 @@ def digits_cnn() -> torch.nn.Module:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     network = module.DigitsCNN()
-    state = torch.load(MODEL_DIR / "model.pt", map_location="cpu", weights_only=True)
+    state = load_safetensors(MODEL_DIR / SAFETENSORS_FILE)
     network.load_state_dict(state, strict=True)
     return network.eval()
 
@@ -109,7 +111,8 @@ def test_modelrepo_new_inferred_an_nd_tensor_contract():
     assert manifest.framework == "torch"
     assert manifest.inputs == [TensorSpec(name="input", dtype="float32", shape=[-1, 1, 8, 8])]
     assert manifest.outputs == [TensorSpec(name="output", dtype="float32", shape=[-1, 10])]
-    assert manifest.options == {"architecture": "network.py:DigitsCNN", "checkpoint": "model.pt"}
+    architecture = "network.py:DigitsCNN"
+    assert manifest.options == {"architecture": architecture, "checkpoint": SAFETENSORS_FILE}
 
 
 def test_the_sample_is_the_first_held_out_images(held_out):
@@ -237,7 +240,9 @@ def test_bad_grpc_requests_are_invalid_arguments(service, case):
 # ---- the same network as a torch.export program --------------------------------------------
 
 
-def test_a_torch_export_program_is_served_without_its_class(tmp_path, network, held_out):
+def test_a_torch_export_program_is_served_without_its_class_only_with_allow_pickle(
+    tmp_path, monkeypatch, network, held_out
+):
     images, _ = held_out
     sample = images[:5]
     # a batch of 2 or more to trace with: from a batch of 1, export specialises the size to 1
@@ -249,6 +254,8 @@ def test_a_torch_export_program_is_served_without_its_class(tmp_path, network, h
     torch.export.save(program, user / "model.pt2")
     np.save(user / "digits.npy", sample)
 
+    # torch.export.load unpickles parts of a program: it is a pickle format (allow_pickle)
+    monkeypatch.setenv("MODELREPO_ALLOW_PICKLE", "1")
     model_dir = tmp_path / "digits-program"
     result = run_cli(
         "new", model_dir, "-f", "torch", "-a", user / "model.pt2", "--sample", user / "digits.npy"
@@ -261,6 +268,8 @@ def test_a_torch_export_program_is_served_without_its_class(tmp_path, network, h
     assert (manifest.inputs, manifest.outputs) == (committed.inputs, committed.outputs)
     assert any(len(pair.input["input"]) == 1 for pair in manifest.golden)  # batch 1 replayed
 
+    with pytest.raises(UnsafeArtifact, match=r"torch\.export program"):
+        TorchModel(model_dir=model_dir, allow_pickle=False).load()
     model = TorchModel(model_dir=model_dir)
     model.load()
     assert model.ready, model.problem

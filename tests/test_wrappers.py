@@ -155,7 +155,7 @@ def test_unverified_directory_is_served_when_opted_in(tmp_path, monkeypatch, cap
 def test_unverified_artifact_swapped_after_startup_is_refused(tmp_path):
     model_dir = without_manifest(tmp_path, "sklearn-iris")
     model = SklearnModel(model_dir=model_dir, allow_unverified=True)
-    (model_dir / "model.joblib").write_bytes((model_dir / "model.joblib").read_bytes() + b"\0")
+    (model_dir / "model.skops").write_bytes((model_dir / "model.skops").read_bytes() + b"\0")
     with pytest.raises(ModelLoadError, match="sha256"):
         model.load()
 

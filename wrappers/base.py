@@ -36,6 +36,7 @@ from wrappers.payload import check_feedback, check_message, check_proto
 from wrappers.protocol import Request, answer_data, read_request
 from wrappers.rest import error_blueprint
 from wrappers.settings import Settings
+from wrappers.signing import verified_source
 from wrappers.v2.rest import v2_blueprint
 
 if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
@@ -82,6 +83,8 @@ class ServedModel(ABC):
         self.settings = Settings.resolve(parameters)
         directory = self.settings.model_dir or self.default_model_dir or Path.cwd()
         self.model_dir = Path(directory).resolve()
+        #: where ``_load`` reads the artifact: a verified private copy while a signature holds
+        self.source = self.model_dir
         self.verified = (self.model_dir / MANIFEST_FILE).is_file()
         if self.verified:
             self.manifest = Manifest.read(self.model_dir)
@@ -97,7 +100,7 @@ class ServedModel(ABC):
             raise ManifestError(
                 f"no {MANIFEST_FILE} in {self.model_dir}: refusing to load an artifact that "
                 f"nothing vouches for (the manifest records its sha256, framework version and "
-                f"golden answers; joblib and pickle run code on load). Add a manifest "
+                f"golden answers). Add a manifest "
                 f"(each model's train.py writes one) or, to serve it anyway, set the parameter "
                 f"allow_unverified=true or MODELREPO_ALLOW_UNVERIFIED=1"
             )
@@ -173,10 +176,11 @@ class ServedModel(ABC):
         name = self.manifest.name
         started = time.perf_counter()
         try:
-            self._verify_artifacts()
-            self._check_framework_version()
-            self.budget.limit_native_threads()
-            self._load()
+            with verified_source(self.model_dir, self.settings) as self.source:
+                self._verify_artifacts()
+                self._check_framework_version()
+                self.budget.limit_native_threads()
+                self._load()
         except ModelLoadError:
             raise
         except Exception as exc:  # any framework error becomes one clear load failure
@@ -391,7 +395,10 @@ class ServedModel(ABC):
     # ---- verification ------------------------------------------------------------------------
 
     def _verify_artifacts(self) -> None:
-        problems = self.manifest.artifact_mismatches(self.model_dir)
+        copied = self.source != self.model_dir  # a verified copy of the signed directory
+        if copied and self.verified and Manifest.read(self.source) != self.manifest:
+            raise ModelLoadError(f"the signed {MANIFEST_FILE} is not the one this process read")
+        problems = self.manifest.artifact_mismatches(self.source)
         if problems:
             joined = "; ".join(problems)
             raise ModelLoadError(f"{self.manifest.name}: refusing unverified artifacts: {joined}")

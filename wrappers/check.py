@@ -26,6 +26,8 @@ from wrappers.deployment import DEPLOYMENT_FILE, deployment_problems
 from wrappers.errors import ManifestError, ModelLoadError
 from wrappers.manifest import Manifest
 from wrappers.servingfiles import USER_CLASS
+from wrappers.settings import Settings
+from wrappers.signing import signature_status
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -97,6 +99,7 @@ def check_model_dir(model_dir: Path) -> Report:
         report.add("artifacts", "fail", "; ".join(mismatches))
     else:
         report.add("artifacts", "ok", f"{len(manifest.artifacts)} file(s), sha256 as recorded")
+    report.add("signature", *signature_status(model_dir, Settings.resolve({})))
 
     cls, problem = user_class(model_dir, manifest)
     if problem:

@@ -227,8 +227,9 @@ NEW_EXAMPLES += EXIT_CODES
     "--artifact",
     type=click.Path(exists=True, path_type=Path),
     required=True,
-    help="joblib file (sklearn); .keras file or SavedModel directory (tensorflow); "
-    "state dict or checkpoint (torch).",
+    help="joblib or skops file (sklearn; stored as skops); .keras file or SavedModel "
+    "directory (tensorflow; no .h5, no Lambda layers); state dict or checkpoint (torch; stored "
+    "as safetensors), or a torch.export .pt2 (served only with allow_pickle).",
 )
 @click.option("--name", help="Model and Kubernetes name. [default: MODEL_DIR's name]")
 @click.option("--version", "model_version", default="1", show_default=True, help="Model version.")
@@ -669,6 +670,11 @@ Options not given keep the values of the directory's deployment.yaml.
 @click.option("--workers", type=click.IntRange(min=1), help="Per replica; one core each.")
 @click.option("--threads", type=click.IntRange(min=1))
 @click.option("--namespace")
+@click.option(
+    "--signing-key-secret",
+    metavar="SECRET",
+    help="Kubernetes Secret with the signer's public.pem: the server then requires model.sig.",
+)
 @click.option("--write", is_flag=True, help="Also write deployment.yaml in MODEL_DIR.")
 def deploy(
     model_dir: Path,
@@ -677,6 +683,7 @@ def deploy(
     workers: int | None,
     threads: int | None,
     namespace: str | None,
+    signing_key_secret: str | None,
     write: bool,
 ) -> None:
     """Print the SeldonDeployment of MODEL_DIR.
@@ -697,6 +704,7 @@ def deploy(
     options = _deployment_options(model_dir)
     given = {"image": image, "replicas": replicas, "workers": workers, "threads": threads}
     given["namespace"] = namespace
+    given["signing_key_secret"] = signing_key_secret
     options = dataclasses.replace(options, **{k: v for k, v in given.items() if v is not None})
     resource = seldon_deployment(manifest, model_dir, options)
     problems = deployment_problems(resource)

@@ -44,6 +44,8 @@ PRE_STOP = ["python", "-m", "wrappers.drain"]
 #: 600 MiB with one worker, +30 per worker; tensorflow about the same; torch 1070, +240), rounded
 #: up with headroom; every worker also holds the artifact, counted twice on top
 MEMORY_MIB = {"sklearn": (640, 128), "tensorflow": (640, 256), "torch": (1024, 384)}
+#: where a signing key Secret is mounted (outside /microservice, the model directory)
+KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public.pem"
 HEADER = "# SeldonDeployment written by `modelrepo` from manifest.json: kubectl apply -f {file}\n"
 
 
@@ -58,6 +60,9 @@ class DeploymentOptions:
     namespace: str | None = None
     drain_seconds: float = ServerSettings.model_fields["drain_seconds"].default
     finish_seconds: float = ServerSettings.model_fields["finish_seconds"].default
+    #: the Kubernetes Secret holding the signer's public key (``public.pem``): the server then
+    #: requires a valid ``model.sig`` and reads the key from the Secret's read-only mount
+    signing_key_secret: str | None = None
 
     def image_for(self, manifest: Manifest) -> str:
         return self.image or f"modelrepo/{manifest.name}:{manifest.version}"
@@ -71,6 +76,14 @@ class DeploymentOptions:
         ]
         container = next((c for c in containers if c.get("name") == NODE), {})
         env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+        volumes = [
+            v
+            for spec in predictor.get("componentSpecs", [])
+            for v in spec["spec"].get("volumes", [])
+        ]
+        secret = next(
+            (v["secret"]["secretName"] for v in volumes if v.get("name") == KEY_VOLUME), None
+        )
         return cls(
             image=container.get("image"),
             replicas=int(predictor.get("replicas", 1)),
@@ -79,6 +92,7 @@ class DeploymentOptions:
             namespace=resource.get("metadata", {}).get("namespace"),
             drain_seconds=float(env.get("MODELREPO_DRAIN_SECONDS", cls.drain_seconds)),
             finish_seconds=float(env.get("MODELREPO_FINISH_SECONDS", cls.finish_seconds)),
+            signing_key_secret=secret,
         )
 
     @property
@@ -136,7 +150,12 @@ def seldon_deployment(
         "livenessProbe": _probe(LIVE_PATH, period=10, failures=3),
         "lifecycle": {"preStop": {"exec": {"command": PRE_STOP}}},
     }
-    grace = math.ceil(server.grace_seconds + EXIT_MARGIN_SECONDS)
+    pod: dict[str, Any] = {
+        "terminationGracePeriodSeconds": math.ceil(server.grace_seconds + EXIT_MARGIN_SECONDS),
+        "containers": [container],
+    }
+    if options.signing_key_secret:
+        mount_signing_key(pod, container, options.signing_key_secret)
     return {
         "apiVersion": API_VERSION,
         "kind": "SeldonDeployment",
@@ -147,14 +166,7 @@ def seldon_deployment(
                 {
                     "name": "default",
                     "replicas": options.replicas,
-                    "componentSpecs": [
-                        {
-                            "spec": {
-                                "terminationGracePeriodSeconds": grace,
-                                "containers": [container],
-                            }
-                        }
-                    ],
+                    "componentSpecs": [{"spec": pod}],
                     "graph": {
                         "name": NODE,
                         "type": "MODEL",
@@ -165,6 +177,22 @@ def seldon_deployment(
             ],
         },
     }
+
+
+def mount_signing_key(pod: dict[str, Any], container: dict[str, Any], secret: str) -> None:
+    """The Secret's ``public.pem`` read-only at ``KEY_DIR``, and the settings that make the
+    server require a signature made with its private half."""
+    pod["volumes"] = [
+        {
+            "name": KEY_VOLUME,
+            "secret": {"secretName": secret, "items": [{"key": KEY_FILE, "path": KEY_FILE}]},
+        }
+    ]
+    container["volumeMounts"] = [{"name": KEY_VOLUME, "mountPath": KEY_DIR, "readOnly": True}]
+    container["env"] += [
+        {"name": "MODELREPO_SIGNATURE_POLICY", "value": "require"},
+        {"name": "MODELREPO_SIGNATURE_PUBLIC_KEY", "value": f"{KEY_DIR}/{KEY_FILE}"},
+    ]
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:

@@ -80,3 +80,11 @@ class ManifestError(ModelLoadError):
 
 class ScaffoldError(ValueError):
     """A model directory cannot be made from what was given; the message says what to pass."""
+
+
+class UnsafeArtifact(ModelLoadError):
+    """The artifact's format runs code as it loads, or holds a type nothing here trusts."""
+
+
+class SignatureError(ModelLoadError):
+    """The model directory's signature is missing, invalid, or does not cover its files."""

@@ -1,7 +1,8 @@
 """``modelrepo new``: turns a user's trained artifact into a model directory like those in models/.
 
-Each framework's importer places the artifact in the standard layout (``model.joblib``,
-``saved_model/<version>/``, ``model.pt`` with the architecture's file) and learns what it can
+Each framework's importer places the artifact in the standard layout (``model.skops``,
+``saved_model/<version>/``, ``model.safetensors`` with the architecture's file), converting what
+the user saved as a pickle into a format that runs no code as it loads, and learns what it can
 about the input and output; flags fill in the rest. The golden pairs come from calling the
 framework's model directly on sample rows, so the wrapper's replay compares two independent paths.
 The directory is built next to its destination and moved there only when complete.
@@ -28,9 +29,23 @@ from wrappers import codecs, servingfiles
 from wrappers.builder import build_manifest
 from wrappers.contract import Spec, TensorSpec
 from wrappers.deployment import DeploymentOptions
-from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
+from wrappers.errors import (
+    InvalidInput,
+    ManifestError,
+    ModelLoadError,
+    ScaffoldError,
+    UnsafeArtifact,
+)
+from wrappers.formats import (
+    SAFETENSORS_FILE,
+    SKOPS_FILE,
+    load_skops,
+    save_safetensors,
+    save_skops,
+)
 from wrappers.manifest import MANIFEST_FILE, Manifest
 from wrappers.samples import Sample, head_rows, load_sample
+from wrappers.settings import Settings
 
 FRAMEWORKS = ("sklearn", "tensorflow", "torch")
 #: golden pairs keep at most this many sample rows, so manifests stay readable
@@ -332,19 +347,15 @@ def _dtype_name(dtype: np.dtype) -> str:
 
 
 def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
-    """A fitted estimator or Pipeline saved with joblib; its fitted attributes (and the
-    sample's column types) give the contract."""
+    """A fitted estimator or Pipeline saved with joblib (or skops), stored as skops; its fitted
+    attributes (and the sample's column types) give the contract."""
     from wrappers.sklearn_model import METHODS, SklearnModel, describe_outputs, input_spec
 
     with step("loading the scikit-learn estimator"):
-        import joblib
         from sklearn.exceptions import NotFittedError
         from sklearn.utils.validation import check_is_fitted
 
-        try:
-            estimator = joblib.load(request.artifact)
-        except Exception as exc:  # any unpickling failure means: not a joblib estimator
-            raise ScaffoldError(f"{request.artifact} is not a joblib file: {exc}") from exc
+        estimator = _read_estimator(Path(request.artifact))
     kind = type(estimator).__name__
     if not hasattr(estimator, "predict"):
         raise ScaffoldError(f"{request.artifact} holds a {kind}, not an estimator with predict()")
@@ -358,8 +369,9 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
     if missing:
         usable = [m for m in METHODS if hasattr(estimator, m)]
         raise ScaffoldError(f"{kind} cannot serve --method {missing[0]}; use any of {usable}")
-    shutil.copyfile(request.artifact, work / SklearnModel.artifact_file)
     outputs, options = describe_outputs(estimator, request.methods)
+    with step(f"converting {kind} to {SKOPS_FILE}"):
+        stored = _stored_as_skops(estimator, work / SKOPS_FILE)
     try:
         inputs: list[Spec] | None = [
             input_spec(estimator, sample.value if sample is not None else None)
@@ -369,11 +381,20 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
             raise ScaffoldError(f"{exc}: pass --n-features N or --sample rows.csv") from exc
         inputs = None  # a matrix of the flags' width
 
+    def answers(model: Any, X: Any) -> dict[str, np.ndarray]:
+        return {o.name: np.asarray(getattr(model, o.name)(X)).reshape(len(X), -1) for o in outputs}
+
     def predict(checked: dict[str, Any]) -> dict[str, Any]:
+        """The user's estimator; the skops copy must answer exactly the same."""
         (X,) = checked.values()
-        return {
-            o.name: np.asarray(getattr(estimator, o.name)(X)).reshape(len(X), -1) for o in outputs
-        }
+        expected, actual = answers(estimator, X), answers(stored, X)
+        for name, value in expected.items():
+            if not np.array_equal(value, actual[name]):
+                raise ScaffoldError(
+                    f"the estimator read back from {SKOPS_FILE} answers {name} "
+                    "differently from the original"
+                )
+        return expected
 
     fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(
@@ -387,6 +408,39 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
         names=[str(n) for n in fitted] if fitted is not None else None,
         options=options,
     )
+
+
+def _read_estimator(artifact: Path) -> Any:
+    """The user's estimator: a skops file against the allowlist, else their joblib pickle,
+    unpickled here, once, on the machine that made it."""
+    if artifact.suffix == ".skops":
+        try:
+            return load_skops(artifact, Settings.resolve({}).trusted_types)
+        except UnsafeArtifact as exc:
+            raise ScaffoldError(str(exc)) from exc
+        except Exception as exc:  # skops raises many types for a bad file
+            raise ScaffoldError(f"{artifact} is not a skops file: {exc}") from exc
+    import joblib
+
+    try:
+        return joblib.load(artifact)
+    except Exception as exc:  # any unpickling failure means: not a joblib estimator
+        raise ScaffoldError(f"{artifact} is not a joblib file: {exc}") from exc
+
+
+def _stored_as_skops(estimator: Any, path: Path) -> Any:
+    """Writes ``path`` and reads it back as the server will (the allowlist, no pickle)."""
+    try:
+        save_skops(estimator, path)
+    except Exception as exc:  # skops cannot represent some objects (lambdas, open files)
+        raise ScaffoldError(
+            f"{type(estimator).__name__} cannot be stored as skops ({type(exc).__name__}: "
+            f"{exc}); a model that holds Python functions cannot be served without pickle"
+        ) from exc
+    try:
+        return load_skops(path, Settings.resolve({}).trusted_types)
+    except UnsafeArtifact as exc:
+        raise ScaffoldError(str(exc)) from exc
 
 
 def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
@@ -406,17 +460,28 @@ def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample 
         with step(f"copying the SavedModel to saved_model/{request.version}"):
             shutil.copytree(artifact, target)
         kind = "SavedModel"
-    elif artifact.suffix in (".keras", ".h5"):
+    elif artifact.suffix == ".keras":
         with step("loading the Keras model"):
             import keras
 
-            try:
-                model = keras.saving.load_model(artifact, compile=False)
+            try:  # safe_mode (the default, said here as it matters) refuses Lambda's bytecode
+                model = keras.saving.load_model(artifact, compile=False, safe_mode=True)
             except Exception as exc:  # Keras raises many types for a bad file
                 raise ScaffoldError(f"{artifact} does not load as a Keras model: {exc}") from exc
+        lambdas = lambda_layers(model)
+        if lambdas:
+            raise ScaffoldError(
+                f"{artifact} has Lambda layers {lambdas}: they are Python bytecode, which a "
+                "served model may not carry; write them as a registered Layer subclass"
+            )
         with step(f"exporting a SavedModel to saved_model/{request.version}"):
             model.export(str(target), verbose=False)
         kind = f"Keras {type(model).__name__}"
+    elif artifact.suffix == ".h5":
+        raise ScaffoldError(
+            f"{artifact}: HDF5 (.h5) models are not served; save the model as .keras "
+            "(model.save('m.keras')) or export a SavedModel (model.export(dir))"
+        )
     else:
         raise ScaffoldError(f"{artifact}: expected a .keras file or a SavedModel directory")
     with step("reading the serving signature"):
@@ -460,9 +525,26 @@ def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample 
     )
 
 
+def lambda_layers(model: Any) -> list[str]:
+    """The names of every Keras Lambda layer in the model, nested models included."""
+    import keras
+
+    found, seen, stack = [], set(), [model]
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if isinstance(layer, keras.layers.Lambda):
+            found.append(layer.name)
+        stack.extend(getattr(layer, "layers", None) or [])
+    return sorted(found)
+
+
 def import_torch(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
-    """A ``torch.export`` program (``.pt2``), or a state dict or checkpoint dict with the
-    ``file.py:Class`` that rebuilds the network."""
+    """A state dict or checkpoint dict with the ``file.py:Class`` that rebuilds the network
+    (stored as safetensors), or a ``torch.export`` program (``.pt2``), copied as it is: torch
+    unpickles parts of such a program as it loads, so it is served only with ``allow_pickle``."""
     from wrappers.torch_model import name_outputs
 
     with step("importing torch"):
@@ -497,7 +579,7 @@ def _torch_state_dict(
 ) -> tuple[Any, list[str], dict[str, Any]]:
     import torch
 
-    from wrappers.torch_model import build_network, load_weights
+    from wrappers.torch_model import build_network, load_weights, read_checkpoint
 
     if not request.module:
         raise ScaffoldError(
@@ -511,7 +593,6 @@ def _torch_state_dict(
     if source.name in RESERVED:
         raise ScaffoldError(f"--module: rename {source.name}, the model directory writes that file")
     shutil.copyfile(source, work / source.name)
-    shutil.copyfile(request.artifact, work / "model.pt")
     architecture = f"{source.name}:{class_name}"
     with step(f"rebuilding {class_name} and loading its weights"):
         try:
@@ -524,7 +605,7 @@ def _torch_state_dict(
                 f"(**{request.init_kwargs}): {type(exc).__name__}: {exc}"
             ) from exc
         try:
-            checkpoint = torch.load(work / "model.pt", map_location="cpu", weights_only=True)
+            checkpoint = read_checkpoint(Path(request.artifact))
         except Exception as exc:  # torch raises many types for a bad or unsafe file
             raise ScaffoldError(f"{request.artifact} does not load as a state dict: {exc}") from exc
         if not isinstance(checkpoint, dict):
@@ -534,10 +615,16 @@ def _torch_state_dict(
             )
         load_weights(network, checkpoint)
         network.eval()
-    options: dict[str, Any] = {"architecture": architecture, "checkpoint": "model.pt"}
+    state = checkpoint.get("model_state_dict", checkpoint)
+    other = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if other:
+        raise ScaffoldError(f"{request.artifact}: the state dict holds non-tensors at {other}")
+    with step(f"storing the weights as {SAFETENSORS_FILE}"):
+        save_safetensors(state, work / SAFETENSORS_FILE)
+    options: dict[str, Any] = {"architecture": architecture, "checkpoint": SAFETENSORS_FILE}
     if request.init_kwargs:
         options["init_kwargs"] = request.init_kwargs
-    return network, ["model.pt", source.name], options
+    return network, [SAFETENSORS_FILE, source.name], options
 
 
 def rebuild_command(

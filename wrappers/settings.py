@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ENV_PREFIX = "MODELREPO_"
+#: a list setting given as one string (an environment variable): comma-separated
+Names = Annotated[
+    list[str],
+    BeforeValidator(lambda v: [n for n in v.split(",") if n] if isinstance(v, str) else v),
+]
 
 
 class Settings(BaseModel):
@@ -51,6 +56,24 @@ class Settings(BaseModel):
     fast_json: bool = Field(
         default=True,
         description="answer REST ndarray/tensor requests without Seldon's generic conversion",
+    )
+    allow_pickle: bool = Field(
+        default=False,
+        description="load an artifact that runs code as it loads (joblib/pickle, torch.load of "
+        "a full pickle, a torch.export .pt2); without it only safe formats are served",
+    )
+    trusted_types: Names = Field(
+        default_factory=list,
+        description="sklearn: types a skops file may hold beyond the built-in allowlist",
+    )
+    signature_policy: Literal["require", "warn", "off"] = Field(
+        default="warn",
+        description="model.sig: require a valid signature, warn (and serve) without one, or off",
+    )
+    signature_public_key: Path | None = Field(
+        default=None,
+        description="the signer's PEM public key, mounted from the deployment (never the model "
+        "directory)",
     )
 
     @classmethod

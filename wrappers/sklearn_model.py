@@ -1,9 +1,10 @@
-"""scikit-learn estimators and Pipelines saved with joblib: over matrices, DataFrames or texts."""
+"""scikit-learn estimators and Pipelines stored as skops: over matrices, DataFrames or texts."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,16 +13,19 @@ from wrappers.base import Outputs, ServedModel
 from wrappers.contract import Column, Spec, TableSpec, TensorSpec, TextSpec
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.fast_trees import FastPredictor, compile_estimator
+from wrappers.formats import SKOPS_FILE, load_skops, require_pickle_allowed
 from wrappers.manifest import MANIFEST_FILE, Manifest
 
 logger = logging.getLogger(__name__)
 
 #: the estimator methods served as outputs, each output named by its method
 METHODS = ("predict_proba", "predict", "decision_function")
+#: what a model directory held before skops: served only with ``allow_pickle``
+PICKLE_FILE = "model.joblib"
 
 
 class SklearnModel(ServedModel):
-    """Serves ``model.joblib``: each output is the estimator method of the same name.
+    """Serves ``model.skops``: each output is the estimator method of the same name.
 
     The ``method`` setting answers with that one method instead of the manifest's outputs.
     Tree models that :func:`wrappers.fast_trees.compile_estimator` accepts are answered by its
@@ -32,9 +36,9 @@ class SklearnModel(ServedModel):
     framework = "sklearn"
     distribution = "scikit-learn"
     module = "sklearn"
-    companions = ("joblib",)
-    strict_version = True  # scikit-learn pickles are not portable across minor versions
-    artifact_file: ClassVar[str] = "model.joblib"
+    companions = ("skops",)
+    strict_version = True  # scikit-learn's fitted state is not portable across minor versions
+    artifact_file: ClassVar[str] = SKOPS_FILE
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
@@ -60,28 +64,37 @@ class SklearnModel(ServedModel):
         return self.served
 
     def unverified_manifest(self) -> Manifest:
-        """``model.joblib`` alone: the contract is read from the fitted estimator.
-
-        Unpickling runs code; that is what the user accepted by setting ``allow_unverified``.
-        """
-        import joblib
-
-        path = self.model_dir / self.artifact_file
-        if not path.is_file():
+        """``model.skops`` (or, with ``allow_pickle``, ``model.joblib``) alone: the contract is
+        read from the fitted estimator."""
+        artifact = next(
+            (
+                name
+                for name in (self.artifact_file, PICKLE_FILE)
+                if (self.model_dir / name).is_file()
+            ),
+            None,
+        )
+        if artifact is None:
             raise ManifestError(
                 f"no {MANIFEST_FILE} and no {self.artifact_file} in {self.model_dir}"
             )
-        estimator = joblib.load(path)
+        estimator = self._read(self.model_dir / artifact)
         method = self.settings.method
         inputs, outputs, options = describe(estimator, [method] if method else None)
-        return self._describe_unverified(self.artifact_file, inputs, outputs, **options)
+        return self._describe_unverified(artifact, inputs, outputs, **options)
 
-    def _load(self) -> None:
+    def _read(self, path: Path) -> Any:
+        """skops against the allowlist; joblib (a pickle) only with ``allow_pickle``."""
+        if path.suffix == ".skops":
+            return load_skops(path, self.settings.trusted_types)
+        require_pickle_allowed(self.settings, path, "a joblib pickle")
         import joblib
 
-        self.estimator = joblib.load(
-            self.model_dir / self.manifest.options.get("artifact", self.artifact_file)
-        )
+        return joblib.load(path)
+
+    def _load(self) -> None:
+        artifact = self.manifest.options.get("artifact") or self.manifest.artifacts[0].path
+        self.estimator = self._read(self.source / artifact)
         fit_jobs_to_budget(self.estimator, self.budget.intra_op_threads)
         missing = [s.name for s in self.served if not hasattr(self.estimator, s.name)]
         if missing:

@@ -60,7 +60,7 @@ class TFModel(ServedModel):
         import tensorflow as tf
 
         options = self.manifest.options
-        path = self.model_dir / options.get("saved_model", SAVED_MODEL) / self.manifest.version
+        path = self.source / options.get("saved_model", SAVED_MODEL) / self.manifest.version
         threads = self.budget.intra_op_threads
         config = tf.compat.v1.ConfigProto(
             intra_op_parallelism_threads=threads,

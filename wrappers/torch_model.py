@@ -13,6 +13,7 @@ import numpy as np
 from wrappers.base import Outputs, ServedModel
 from wrappers.contract import TensorSpec
 from wrappers.errors import ManifestError, ModelLoadError
+from wrappers.formats import load_safetensors, require_pickle_allowed
 
 #: prefixes that torch.compile (``_orig_mod.``) and DataParallel (``module.``) add to keys
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
@@ -29,6 +30,7 @@ class TorchModel(ServedModel):
     framework = "torch"
     distribution = "torch"
     module = "torch"
+    companions = ("safetensors",)
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
@@ -48,17 +50,17 @@ class TorchModel(ServedModel):
         torch.set_num_threads(self.budget.intra_op_threads)
         options = self.manifest.options
         if "program" in options:
-            self.network = torch.export.load(self.model_dir / options["program"]).module()
+            program = self.source / options["program"]
+            require_pickle_allowed(self.settings, program, "a torch.export program (it unpickles)")
+            self.network = torch.export.load(program).module()
         else:
             network = build_network(
-                self.model_dir, options["architecture"], options.get("init_kwargs", {})
+                self.source, options["architecture"], options.get("init_kwargs", {})
             )
-            checkpoint = torch.load(
-                self.model_dir / options.get("checkpoint", "model.pt"),
-                map_location="cpu",
-                weights_only=True,
-            )
-            load_weights(network, checkpoint)
+            checkpoint = self.source / options.get("checkpoint", "model.pt")
+            if checkpoint.suffix != ".safetensors":
+                require_pickle_allowed(self.settings, checkpoint, "a torch.save pickle")
+            load_weights(network, read_checkpoint(checkpoint))
             self.network = network.eval()
         self._torch = torch
 
@@ -122,6 +124,16 @@ def build_network(model_dir: Path, architecture: str, init_kwargs: Mapping[str, 
     if not hasattr(module, class_name):
         raise ModelLoadError(f"{path} defines no class {class_name}")
     return getattr(module, class_name)(**init_kwargs)
+
+
+def read_checkpoint(path: Path) -> Mapping[str, Any]:
+    """safetensors as they are; a ``torch.save`` file through torch's restricted unpickler
+    (``weights_only``), which still parses a pickle (callers check ``allow_pickle``)."""
+    if path.suffix == ".safetensors":
+        return load_safetensors(path)
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_weights(network: Any, checkpoint: Mapping[str, Any]) -> None:

@@ -1,15 +1,15 @@
-"""Trains the iris RandomForest and writes model.joblib and manifest.json next to this file."""
+"""Trains the iris RandomForest and writes model.skops and manifest.json next to this file."""
 
 from pathlib import Path
 
 import click
-import joblib
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
 from wrappers.builder import build_manifest
 from wrappers.contract import TensorSpec
+from wrappers.formats import SKOPS_FILE, save_skops
 
 SEED = 0
 
@@ -23,7 +23,7 @@ def main(out: Path) -> None:
     iris = load_iris()
     labels = iris.target_names[iris.target]
     model = RandomForestClassifier(n_estimators=100, random_state=SEED).fit(iris.data, labels)
-    joblib.dump(model, out / "model.joblib")
+    save_skops(model, out / SKOPS_FILE)
 
     sample = iris.data[[0, 50, 100, 25, 75, 125, 149]]
     classes = [str(c) for c in model.classes_]
@@ -33,7 +33,7 @@ def main(out: Path) -> None:
         version="1",
         description="RandomForestClassifier (100 trees) on scikit-learn's iris data set.",
         framework="sklearn",
-        artifacts=["model.joblib"],
+        artifacts=[SKOPS_FILE],
         inputs=[
             TensorSpec(name="input", names=list(iris.feature_names), dtype="float64", shape=[-1, 4])
         ],

@@ -1,7 +1,8 @@
-"""Trains SimpleNeuralNet with torch.compile, as the cookbook does, and saves a checkpoint dict.
+"""Trains SimpleNeuralNet with torch.compile, as the cookbook does, and saves its weights.
 
-The checkpoint's keys carry torch.compile's ``_orig_mod.`` prefix on purpose: the wrapper must
-strip it and load strictly, or it would serve an untrained network.
+The state dict's keys carry torch.compile's ``_orig_mod.`` prefix on purpose: the wrapper must
+strip it and load strictly, or it would serve an untrained network. They are stored as
+safetensors, which hold tensors only and run no code as they load.
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from wrappers.builder import build_manifest
 from wrappers.contract import TensorSpec
+from wrappers.formats import SAFETENSORS_FILE, save_safetensors
 
 SEED = 0
 FEATURES = [f"x{i}" for i in range(10)]
@@ -45,21 +47,13 @@ def main(out: Path, epochs: int) -> None:
     criterion = nn.BCELoss()
     optimizer = torch.optim.RMSprop(network.parameters())
     compiled = torch.compile(network)
-    for epoch in range(epochs):  # noqa: B007 (the checkpoint records the last epoch)
+    for _ in range(epochs):
         for data, labels in loader:
             optimizer.zero_grad()
             loss = criterion(compiled(data), labels)
             loss.backward()
             optimizer.step()
-    torch.save(
-        {
-            "epoch": epoch,
-            "model_state_dict": compiled.state_dict(),
-            "optimizer_state_dict": optimizer.state_dict(),
-            "loss": loss.item(),
-        },
-        out / "model.pt",
-    )
+    save_safetensors(compiled.state_dict(), out / SAFETENSORS_FILE)
     if out.resolve() != Path(__file__).parent.resolve():
         (out / "network.py").write_text((Path(__file__).parent / "network.py").read_text())
 
@@ -74,13 +68,13 @@ def main(out: Path, epochs: int) -> None:
         version="1",
         description="The cookbook's SimpleNeuralNet trained with torch.compile.",
         framework="torch",
-        artifacts=["model.pt", "network.py"],
+        artifacts=[SAFETENSORS_FILE, "network.py"],
         inputs=[TensorSpec(name="input", names=FEATURES, dtype="float32", shape=[-1, 10])],
         outputs=[TensorSpec(name="output", names=["probability"], dtype="float32", shape=[-1, 1])],
         sample={"input": sample},
         sample_output={"output": golden},
         tolerance=1e-5,
-        options={"architecture": "network.py:SimpleNeuralNet", "checkpoint": "model.pt"},
+        options={"architecture": "network.py:SimpleNeuralNet", "checkpoint": SAFETENSORS_FILE},
     ).write(out)
     click.echo(f"torch-classifier written to {out} (test accuracy {accuracy:.3f})")
 
