@@ -102,7 +102,8 @@ def served(model_dir: Path, tmp_path: Path, **env: str) -> Microservice:
         model_dir,
         workers=2,
         threads=2,
-        env={"MODELREPO_DRAIN_SECONDS": str(DRAIN_SECONDS), **env},
+        drain_seconds=DRAIN_SECONDS,
+        env=env,
         log_path=tmp_path / "server.log",
     )
 

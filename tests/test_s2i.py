@@ -70,6 +70,7 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
         PREDICTIVE_UNIT_GRPC_SERVICE_PORT=str(service.grpc_port),
         PREDICTIVE_UNIT_METRICS_SERVICE_PORT=str(service.metrics_port),
         MODELREPO_BIND_HOST=service.host,
+        MODELREPO_DRAIN_SECONDS=str(service.drain_seconds),
     )
     with open(service.log_path, "ab") as log:
         service.process = subprocess.Popen(

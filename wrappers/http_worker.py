@@ -33,9 +33,12 @@ from wrappers import drain
 from wrappers.settings import ServerSettings, Settings
 from wrappers.shutdown import exit_now
 
-#: how long a new connection that has sent nothing yet keeps its thread reserved: a client
-#: sends its request right after connecting, and a busy machine may delay it by milliseconds
-FIRST_BYTES_SECONDS = 0.1
+#: how long a connection being read keeps its thread reserved after it connected or last sent
+#: bytes: a client sends its request right after connecting, often head and body apart, and a
+#: busy machine may delay either by milliseconds
+NEXT_BYTES_SECONDS = 0.1
+#: a connection keeps no reservation longer than this after it connected, however it trickles
+MAX_RESERVED_SECONDS = 1.0
 #: larger request heads are handed to gunicorn's parser as they are, which refuses them
 MAX_HEAD_BYTES = 64 * 1024
 TIMEOUT_ANSWER = (
@@ -111,8 +114,9 @@ class Connection(TConn):
         self.source = Prefetched(sock)
         self.read_timeout = read_timeout
         self.deadline = float("inf")
-        #: until then this connection, silent so far, counts as a thread's next request
+        #: until then this connection, still sending its request, counts as a thread's next one
         self.reserved_until = 0.0
+        self.reserved_limit = 0.0
         self.continued = False
 
     def init(self) -> None:
@@ -162,7 +166,9 @@ class ServingWorker(ThreadWorker):
             return False
         self.nr_conns += 1
         conn = Connection(self.cfg, sock, client, server, self.read_timeout)
-        conn.reserved_until = time.monotonic() + FIRST_BYTES_SECONDS
+        now = time.monotonic()
+        conn.reserved_until = now + NEXT_BYTES_SECONDS
+        conn.reserved_limit = now + MAX_RESERVED_SECONDS
         self._read(conn)
         self._readable(conn, sock)
         return True
@@ -184,7 +190,8 @@ class ServingWorker(ThreadWorker):
         if not data:
             self._drop(conn)
             return
-        conn.reserved_until = 0.0  # a client that sends part and stalls reserves nothing
+        # a client that stalls gives up its reservation soon; one that trickles, within a second
+        conn.reserved_until = min(time.monotonic() + NEXT_BYTES_SECONDS, conn.reserved_limit)
         pending = conn.source.pending
         pending += data
         if request_complete(pending, self.max_body):
@@ -265,7 +272,7 @@ class ServingWorker(ThreadWorker):
                 pass
 
     def _reserved(self, now: float) -> list[float]:
-        """When each reservation of a new, still silent connection ends."""
+        """When each reservation of a connection still sending its request ends."""
         with self._lock:
             return [c.reserved_until for c in self._reading if c.reserved_until > now]
 

@@ -44,6 +44,8 @@ class Microservice:
     metrics_port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    #: a managed process is stopped by its owner, with no endpoint to withdraw first
+    drain_seconds: float = 0.0
     log_path: Path | None = None
     #: run Seldon's own entry point without ``wrappers.launch`` (it binds 0.0.0.0): for
     #: measuring Seldon itself
@@ -78,7 +80,7 @@ class Microservice:
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.model_dir,
-            env={**os.environ, **self.env},
+            env={**os.environ, "MODELREPO_DRAIN_SECONDS": str(self.drain_seconds), **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -116,18 +118,17 @@ class Microservice:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """Stops the whole process group: SIGTERM, then SIGKILL for what outlives ``timeout``."""
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Stops the whole process group: SIGTERM (a drain of ``drain_seconds``, then a
+        graceful stop), then SIGKILL for what outlives ``timeout``; returns once every process
+        of the group is gone."""
         if self.process is None:
             return None
         group = self.process.pid
         _signal_group(group, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _group_alive(group) and time.monotonic() < deadline:
-            self.process.poll()
-            time.sleep(0.05)
-        if _group_alive(group):
+        if not _wait_gone(self.process, self.drain_seconds + timeout):
             _signal_group(group, signal.SIGKILL)
+            _wait_gone(self.process, timeout)  # killed children are reaped by init meanwhile
         return self.process.wait()
 
     def rest_worker_pids(self) -> list[int]:
@@ -160,6 +161,17 @@ class Microservice:
 def _signal_group(group: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signum)
+
+
+def _wait_gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Waits until ``process`` and every process of its group have exited."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(process.pid):
+        if time.monotonic() >= deadline:
+            return False
+        process.poll()
+        time.sleep(0.05)
+    return True
 
 
 def _group_alive(group: int) -> bool:
