@@ -186,6 +186,16 @@ def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
             if custom_metrics:  # Seldon records every request, most of them with nothing
                 self._worker().record(custom_metrics, method)
 
+        def collect(self) -> Any:
+            """Seldon's families, one per name: Seldon yields one per worker and label set, and
+            a second ``# TYPE`` line for a name is an error to strict Prometheus parsers."""
+            families: dict[str, Any] = {}
+            for family in super().collect():
+                known = families.setdefault(family.name, family)
+                if known is not family:
+                    known.samples.extend(family.samples)
+            yield from families.values()
+
         def clear(self) -> None:
             if self._own is not None:
                 self._own.close()
