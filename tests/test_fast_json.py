@@ -50,7 +50,7 @@ def test_fast_path_answers_like_the_generic_path(name, seldon_metrics, monkeypat
 def timeless(answer: dict) -> dict:
     """The answer with the measured latency (which differs from call to call) blanked."""
     for metric in answer.get("meta", {}).get("metrics", []):
-        if metric["key"] == "modelrepo_model_latency":
+        if metric["key"] == "modelrepo_model_latency_seconds":
             assert metric["value"] > 0
             metric["value"] = "measured"
     return answer
@@ -67,7 +67,9 @@ def test_request_metrics_reach_seldon_on_both_paths(fast, monkeypatch):
         key[1]: value for data in seldon_metrics.data.values() for key, value in data.items()
     }
     assert recorded["modelrepo_rows_predicted"]["value"] == 3
-    assert recorded["modelrepo_model_latency"]["value"] > 0
+    counts, total = recorded["modelrepo_model_latency_seconds"]["value"]
+    assert sum(counts) == 3
+    assert total > 0
 
 
 def test_a_tensor_whose_values_do_not_fit_its_shape_is_a_client_error(seldon_metrics, monkeypatch):

@@ -10,15 +10,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import requests
 from conftest import MODELS_DIR
 from prometheus_client.parser import text_string_to_metric_families
+from seldon_core import metrics as seldon_metrics_module
 from seldon_core import microservice
 from seldon_core.metrics import SeldonMetrics
 
 from wrappers.server import Microservice
-from wrappers.worker_metrics import ProcessSafeLock, WorkerMetrics, keep_metrics_in_workers
+from wrappers.worker_metrics import (
+    LATENCY_BUCKETS,
+    ProcessSafeLock,
+    WorkerMetrics,
+    add_to_histogram,
+    keep_metrics_in_workers,
+)
 
 #: what one request of the served models reports, and the metrics of other kinds Seldon merges
 REQUEST_METRICS = [
@@ -78,6 +86,7 @@ def test_process_safe_lock_excludes_other_processes_and_dies_with_its_holder():
 def worker_metrics(monkeypatch: pytest.MonkeyPatch):
     """Seldon's metrics store as ``wrappers.launch`` patches it, flushing only when told to."""
     monkeypatch.setattr(microservice, "SeldonMetrics", microservice.SeldonMetrics)
+    monkeypatch.setattr(seldon_metrics_module, "BINS", seldon_metrics_module.BINS)
     keep_metrics_in_workers(interval=3600)
     metrics = microservice.SeldonMetrics()
     yield metrics
@@ -115,6 +124,20 @@ def test_concurrent_updates_add_up_as_seldons_own_store_counts_them(worker_metri
     reference._manager.shutdown()
     assert ours["rows_total"] == threads * requests_each * 3
     assert ours == seldons
+
+
+def test_one_bucket_incremented_counts_as_seldons_numpy_histogram(monkeypatch):
+    monkeypatch.setattr(seldon_metrics_module, "BINS", LATENCY_BUCKETS)
+    rng = np.random.default_rng(0)
+    values = [*LATENCY_BUCKETS[:-1], *rng.lognormal(-6, 3, 2000), 0.0, 31.0, np.inf]
+    counts, total = [0.0] * (len(LATENCY_BUCKETS) - 1), 0.0
+    expected, expected_total = [0.0] * (len(LATENCY_BUCKETS) - 1), 0.0
+    for value in values:
+        counts, total = add_to_histogram(value, counts, total)
+        expected, expected_total = SeldonMetrics._update_hist(value, expected, expected_total)
+    assert counts == expected
+    assert total == expected_total
+    assert sum(counts) == len(values)
 
 
 def test_requests_without_metrics_cost_no_store_access(worker_metrics):

@@ -49,8 +49,8 @@ def test_metrics_report_the_last_prediction_once(loaded):
     loaded.predict(golden_rows(loaded.manifest, -1))
     metrics = {m["key"]: m for m in loaded.metrics()}
     assert metrics["modelrepo_rows_predicted"]["value"] == len(golden_rows(loaded.manifest, -1))
-    assert metrics["modelrepo_model_latency"]["type"] == "GAUGE"
-    assert metrics["modelrepo_model_latency"]["value"] > 0
+    assert metrics["modelrepo_model_latency_seconds"]["type"] == "TIMER"
+    assert metrics["modelrepo_model_latency_seconds"]["value"] > 0
     assert loaded.metrics() == []
 
 

@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: a model call: checked inputs by name in, outputs by name out
 Outputs = dict[str, np.ndarray]
+#: the histogram of model call durations (a Seldon TIMER: milliseconds in, seconds exposed)
+LATENCY_METRIC = "modelrepo_model_latency_seconds"
 
 
 @dataclass(frozen=True)
@@ -360,9 +362,10 @@ class ServedModel(ABC):
     def metrics(self) -> list[dict[str, Any]]:
         """Per-request metrics of this thread's last prediction, reported once.
 
-        The latency is a GAUGE (milliseconds), not a TIMER: a TIMER's 50-bucket histogram is
-        merged on every request and copied whole to Seldon's metrics process, which cost more
-        than the model (``wrappers.worker_metrics`` says how the copying is kept cheap).
+        The model's latency is a TIMER, exposed as the histogram
+        ``modelrepo_model_latency_seconds``; ``wrappers.worker_metrics`` keeps merging it cheap
+        (one bucket incremented in the worker, copied to Seldon's metrics process in the
+        background).
         """
         rows = getattr(self._last, "rows", None)
         nonfinite = getattr(self._last, "nonfinite", 0)
@@ -371,7 +374,7 @@ class ServedModel(ABC):
             return []
         metrics = [
             {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
-            {"type": "GAUGE", "key": "modelrepo_model_latency", "value": self._last.millis},
+            {"type": "TIMER", "key": LATENCY_METRIC, "value": self._last.millis},
         ]
         if nonfinite:
             metrics.append(

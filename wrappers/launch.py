@@ -4,8 +4,9 @@ Seldon Core 1.18.2 binds its REST, metrics and gRPC servers to 0.0.0.0 and offer
 change that. This runs Seldon's own ``main`` with every other argument after applying the
 corrections in ``wrappers.seldon_patches`` (the bind host, gRPC status codes) and
 ``wrappers.worker_metrics`` (metrics kept by each worker, behind a lock a killed worker cannot
-leave held) and ``wrappers.shutdown`` (drain on SIGTERM, then stop every process; REST requests
-read whole before a thread takes them).
+leave held), ``wrappers.request_hooks`` (metrics labelled with the model, requests counted by
+status code, the optional payload log) and ``wrappers.shutdown`` (drain on SIGTERM, then stop
+every process; REST requests read whole before a thread takes them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import click
 
+from wrappers.request_hooks import observe_requests
 from wrappers.seldon_patches import bind_to, map_grpc_errors
 from wrappers.settings import ServerSettings
 from wrappers.shutdown import drain_on_sigterm
@@ -49,6 +51,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
     bind_to(host)
     map_grpc_errors()
     keep_metrics_in_workers()
+    observe_requests()  # after map_grpc_errors: it counts the status codes that one sets
     drain_on_sigterm(ServerSettings.from_env())
     serve_on_seldon_grpc()
     sys.argv = ["seldon-core-microservice", *seldon_args]

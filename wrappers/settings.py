@@ -76,6 +76,22 @@ class Settings(BaseModel):
         "directory)",
     )
 
+    payload_log: str | None = Field(
+        default=None,
+        description="log sampled predictions: an http(s) URL receives each request and answer "
+        "as CloudEvents (the shape of Seldon's request logger), anything else is a file that "
+        "gets one JSON line per event; unset: off",
+    )
+    payload_log_rate: float = Field(
+        default=1.0, ge=0, le=1, description="the share of predictions payload_log logs"
+    )
+    payload_log_queue: int = Field(
+        default=1000,
+        ge=1,
+        description="predictions waiting to be logged at most; beyond it they are dropped and "
+        "counted (modelrepo_payload_log_dropped_total)",
+    )
+
     @classmethod
     def resolve(cls, parameters: dict[str, Any]) -> Settings:
         values = _from_env(cls)

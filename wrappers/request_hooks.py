@@ -1,0 +1,127 @@
+"""What the server records of each prediction request, applied by ``wrappers.launch``.
+
+Seldon Core 1.18.2 records only the metrics a model returns with a successful answer, labelled
+``model_name="NOT_IMPLEMENTED"`` outside a SeldonDeployment. ``observe_requests`` adds, in
+the launching process (its forked servers inherit it):
+
+* the manifest's name and version as the ``model_name`` and ``model_version`` labels of every
+  metric (a SeldonDeployment's container name and image stay in ``predictor_name``,
+  ``model_image``, ``image_name`` and ``image_version``);
+* ``modelrepo_requests_total``: prediction requests by ``transport`` (rest, grpc) and status
+  ``code`` (HTTP status, gRPC status name), recorded through the worker's own metrics
+  (``wrappers.worker_metrics``);
+* the payload log of a sample of predictions (``wrappers.payload_log``), when configured.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from wrappers.payload_log import PayloadLog, deployment_attributes
+from wrappers.rest import PREDICT_PATHS
+
+REQUESTS_METRIC = "modelrepo_requests"
+DROPPED_METRIC = "modelrepo_payload_log_dropped"
+FAILED_METRIC = "modelrepo_payload_log_failures"
+METHOD = "predict"
+
+
+def is_prediction(path: str) -> bool:
+    """Seldon's prediction endpoints and the V2 ``/v2/models/<name>[/versions/<v>]/infer``."""
+    return path in PREDICT_PATHS or (path.startswith("/v2/models/") and path.endswith("/infer"))
+
+
+def count(seldon_metrics: Any, key: str, **tags: str) -> None:
+    seldon_metrics.update([{"type": "COUNTER", "key": key, "value": 1, "tags": tags}], METHOD)
+
+
+def payload_log_for(user_model: Any, seldon_metrics: Any) -> PayloadLog | None:
+    """The model's payload log, or None when its settings leave it off."""
+    settings = getattr(user_model, "settings", None)
+    if settings is None or not settings.payload_log or settings.payload_log_rate == 0:
+        return None
+    return PayloadLog(
+        settings.payload_log,
+        settings.payload_log_rate,
+        settings.payload_log_queue,
+        deployment_attributes(user_model.manifest.name),
+        on_drop=lambda: count(seldon_metrics, DROPPED_METRIC),
+        on_failure=lambda: count(seldon_metrics, FAILED_METRIC),
+    )
+
+
+def observe_requests() -> None:
+    """Labels, counts and logs the requests of the servers Seldon starts, as described above."""
+    from flask import Flask, Response, request
+    from seldon_core import microservice, wrapper
+
+    for name in ("_make_rest_server_prod", "_make_rest_server_debug"):
+        setattr(microservice, name, _labelling(getattr(microservice, name)))
+
+    get_rest_microservice = wrapper.get_rest_microservice
+
+    def observed_rest(user_model: Any, seldon_metrics: Any) -> Flask:
+        app = get_rest_microservice(user_model, seldon_metrics)
+        payloads = payload_log_for(user_model, seldon_metrics)
+
+        @app.after_request
+        def after(response: Response) -> Response:
+            if is_prediction(request.path):
+                count(
+                    seldon_metrics,
+                    REQUESTS_METRIC,
+                    transport="rest",
+                    code=str(response.status_code),
+                )
+                if payloads is not None and payloads.sampled():
+                    payloads.offer(
+                        request.get_data(),
+                        response.get_data(),
+                        request.headers.get("Seldon-Puid"),
+                        request.host_url,
+                    )
+            return response
+
+        return app
+
+    wrapper.get_rest_microservice = observed_rest
+
+    class Observed(wrapper.SeldonModelGRPC):
+        def __init__(self, user_model: Any, seldon_metrics: Any) -> None:
+            super().__init__(user_model, seldon_metrics)
+            self.payloads = payload_log_for(user_model, seldon_metrics)
+            self.source = f"grpc://{socket.gethostname()}/"
+
+        def Predict(self, request: Any, context: Any) -> Any:
+            code = "UNKNOWN"
+            try:
+                answer = super().Predict(request, context)
+                code = "OK"
+            except Exception:
+                if context.code() is not None:
+                    code = context.code().name
+                raise
+            finally:
+                count(self.seldon_metrics, REQUESTS_METRIC, transport="grpc", code=code)
+            if self.payloads is not None and self.payloads.sampled():
+                self.payloads.offer(request, answer, None, self.source)
+            return answer
+
+    wrapper.SeldonModelGRPC = Observed
+
+
+def _labelling(make_server: Any) -> Any:
+    """Seldon's REST server factory, which also labels the metrics with the served model.
+
+    It runs in the launching process before the metrics server is forked, with the model."""
+
+    def make_labelled_server(user_object: Any, seldon_metrics: Any, *args: Any, **kw: Any) -> Any:
+        manifest = getattr(user_object, "manifest", None)
+        if manifest is not None and hasattr(seldon_metrics, "label_with"):
+            seldon_metrics.label_with(
+                {"model_name": manifest.name, "model_version": manifest.version}
+            )
+        return make_server(user_object, seldon_metrics, *args, **kw)
+
+    return make_labelled_server
