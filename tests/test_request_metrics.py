@@ -17,12 +17,17 @@ from seldon_core.utils import json_to_seldon_message
 
 from wrappers import Manifest
 from wrappers.server import Microservice
+from wrappers.v2 import open_inference_pb2 as pb
+from wrappers.v2 import open_inference_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "sklearn-iris"
 GOOD = {"data": {"ndarray": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}
 BAD = {"data": {"ndarray": [[5.1, 3.5]]}}
+V2_GOOD = {"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP64",
+                       "data": [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]}]}  # fmt: skip
+V2_BAD = {"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": [5.1, 3.5]}]}
 #: what the Seldon operator sets for a model container
 METRICS_PATH = "/prometheus"
 
@@ -45,13 +50,24 @@ def request_counts(families: list) -> dict[tuple[str, str], float]:
     return dict(counts)
 
 
+def v2_request(model: str, body: dict) -> pb.ModelInferRequest:
+    request = pb.ModelInferRequest(model_name=model)
+    for given in body["inputs"]:
+        tensor = request.inputs.add(
+            name=given["name"], datatype=given["datatype"], shape=given["shape"]
+        )
+        tensor.contents.fp64_contents.extend(given["data"])
+    return request
+
+
 def test_latency_histogram_and_status_counts_on_the_metrics_port(tmp_path):
     manifest = Manifest.read(MODELS_DIR / MODEL)
+    # Seldon's protocol: 7 + 3 over REST, 2 + 1 over gRPC; V2: 2 + 1 over REST, 1 + 1 over gRPC
     sent = {
-        ("rest", "200"): 7,
-        ("rest", "400"): 3,
-        ("grpc", "OK"): 2,
-        ("grpc", "INVALID_ARGUMENT"): 1,
+        ("rest", "200"): 9,
+        ("rest", "400"): 4,
+        ("grpc", "OK"): 3,
+        ("grpc", "INVALID_ARGUMENT"): 2,
     }
     predictions = sent["rest", "200"] + sent["grpc", "OK"]
     env = {"PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH}
@@ -61,12 +77,21 @@ def test_latency_histogram_and_status_counts_on_the_metrics_port(tmp_path):
         for body, times, status in ((GOOD, 7, 200), (BAD, 3, 400)):
             for _ in range(times):
                 assert requests.post(url, json=body, timeout=30).status_code == status
+        v2_url = f"{service.url}/v2/models/{manifest.name}/infer"
+        for body, times, status in ((V2_GOOD, 2, 200), (V2_BAD, 1, 400)):
+            for _ in range(times):
+                assert requests.post(v2_url, json=body, timeout=30).status_code == status
         with grpc.insecure_channel(service.grpc_target) as channel:
             stub = prediction_pb2_grpc.ModelStub(channel)
             for _ in range(2):
                 stub.Predict(json_to_seldon_message(GOOD), timeout=30)
             with pytest.raises(grpc.RpcError) as refused:
                 stub.Predict(json_to_seldon_message(BAD), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            v2 = pb_grpc.GRPCInferenceServiceStub(channel)
+            v2.ModelInfer(v2_request(manifest.name, V2_GOOD), timeout=30)
+            with pytest.raises(grpc.RpcError) as refused:
+                v2.ModelInfer(v2_request(manifest.name, V2_BAD), timeout=30)
             assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         deadline = time.monotonic() + 30  # workers share their metrics every second
         families = scrape(service)

@@ -24,9 +24,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
+from google.protobuf import json_format
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,20 @@ REQUEST_TYPE = "io.seldon.serving.inference.request"
 RESPONSE_TYPE = "io.seldon.serving.inference.response"
 #: how long one POST may take before the event is given up (and the next one sent)
 SEND_TIMEOUT_SECONDS = 5.0
-#: a body is bytes as sent or answered, or a message the thread encodes (a gRPC SeldonMessage)
+#: a body is bytes as sent or answered, or a gRPC message the thread encodes
 Body = Any
+
+
+class Prediction(NamedTuple):
+    """One logged prediction, as the request path hands it over."""
+
+    request: Body
+    response: Body
+    #: the request's id when the transport carries it (Seldon's ``Seldon-Puid`` header)
+    puid: str | None
+    source: str
+    #: ``seldon`` or ``v2``: the executor's ``Ce-Protocol``
+    protocol: str = "seldon"
 
 
 class PayloadLog:
@@ -58,7 +71,7 @@ class PayloadLog:
         self._capacity = capacity
         self._on_drop, self._on_failure = on_drop, on_failure
         self._start_lock = threading.Lock()
-        self._queue: queue.Queue[tuple[Body, Body, str | None, str]] | None = None
+        self._queue: queue.Queue[Prediction] | None = None
         os.register_at_fork(after_in_child=self._forget_parents)
 
     def _forget_parents(self) -> None:
@@ -68,18 +81,18 @@ class PayloadLog:
     def sampled(self) -> bool:
         return self.rate >= 1 or (self.rate > 0 and random.random() < self.rate)
 
-    def offer(self, request: Body, response: Body, puid: str | None, source: str) -> None:
+    def offer(self, prediction: Prediction) -> None:
         """Queues one prediction for logging, or drops and counts it when the queue is full."""
         pending = self._queue if self._queue is not None else self._start()
         try:
-            pending.put_nowait((request, response, puid, source))
+            pending.put_nowait(prediction)
         except queue.Full:
             self._on_drop()
 
-    def _start(self) -> queue.Queue[tuple[Body, Body, str | None, str]]:
+    def _start(self) -> queue.Queue[Prediction]:
         with self._start_lock:
             if self._queue is None:
-                pending: queue.Queue[tuple[Body, Body, str | None, str]]
+                pending: queue.Queue[Prediction]
                 pending = queue.Queue(self._capacity)
                 threading.Thread(
                     target=self._send_forever, args=(pending,), name="payload-log", daemon=True
@@ -87,14 +100,14 @@ class PayloadLog:
                 self._queue = pending
         return self._queue
 
-    def _send_forever(self, pending: queue.Queue[tuple[Body, Body, str | None, str]]) -> None:
+    def _send_forever(self, pending: queue.Queue[Prediction]) -> None:
         send = self._post if self.to_url else self._append
         session = requests.Session()
         failing = False
         while True:
-            request, response, puid, source = pending.get()
+            prediction = pending.get()
             try:
-                for event in events(request, response, puid, source, self.attributes):
+                for event in events(prediction, self.attributes):
                     send(session, *event)
             except Exception as error:  # the receiver's or the file's problem, never the model's
                 self._on_failure()
@@ -131,18 +144,18 @@ class PayloadLog:
 
 
 def events(
-    request: Body, response: Body, puid: str | None, source: str, attributes: dict[str, str]
+    prediction: Prediction, attributes: dict[str, str]
 ) -> list[tuple[dict[str, str], bytes]]:
     """A prediction's two CloudEvents: (attributes, JSON body) for the request and the answer."""
-    request, response = encoded(request), encoded(response)
-    requestid = puid or _puid_of(request) or str(uuid.uuid4())
+    request, response = encoded(prediction.request), encoded(prediction.response)
+    requestid = prediction.puid or _puid_of(request) or str(uuid.uuid4())
     time = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     common = {
         "specversion": "1.0",
-        "source": source,
+        "source": prediction.source,
         "time": time,
         "requestid": requestid,
-        "protocol": "seldon",
+        "protocol": prediction.protocol,
         **attributes,
     }
     return [
@@ -154,19 +167,19 @@ def events(
 def encoded(body: Body) -> bytes:
     if isinstance(body, bytes):
         return body
-    from seldon_core.utils import seldon_message_to_json
-
-    return json.dumps(seldon_message_to_json(body)).encode()
+    return json.dumps(json_format.MessageToDict(body)).encode()
 
 
 def _puid_of(body: bytes) -> str | None:
-    """The puid Seldon's executor puts in a request's ``meta``."""
+    """The puid Seldon's executor puts in a request's ``meta``, or a V2 request's ``id``."""
     try:
         message = json.loads(body)
     except ValueError:
         return None
-    meta = message.get("meta") if isinstance(message, dict) else None
-    puid = meta.get("puid") if isinstance(meta, dict) else None
+    if not isinstance(message, dict):
+        return None
+    meta = message.get("meta")
+    puid = meta.get("puid") if isinstance(meta, dict) else message.get("id")
     return puid if isinstance(puid, str) and puid else None
 
 

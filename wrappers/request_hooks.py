@@ -10,6 +10,8 @@ the launching process (its forked servers inherit it):
 * ``modelrepo_requests_total``: prediction requests by ``transport`` (rest, grpc) and status
   ``code`` (HTTP status, gRPC status name), recorded through the worker's own metrics
   (``wrappers.worker_metrics``);
+* the model's own metrics (latency, rows) for V2 inference requests, which Seldon does not
+  serve and so does not record;
 * the payload log of a sample of predictions (``wrappers.payload_log``), when configured.
 """
 
@@ -18,18 +20,20 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from wrappers.payload_log import PayloadLog, deployment_attributes
+from wrappers.payload_log import PayloadLog, Prediction, deployment_attributes
 from wrappers.rest import PREDICT_PATHS
+from wrappers.v2 import grpc_service
 
 REQUESTS_METRIC = "modelrepo_requests"
 DROPPED_METRIC = "modelrepo_payload_log_dropped"
 FAILED_METRIC = "modelrepo_payload_log_failures"
 METHOD = "predict"
+GRPC_SOURCE = f"grpc://{socket.gethostname()}/"
 
 
-def is_prediction(path: str) -> bool:
-    """Seldon's prediction endpoints and the V2 ``/v2/models/<name>[/versions/<v>]/infer``."""
-    return path in PREDICT_PATHS or (path.startswith("/v2/models/") and path.endswith("/infer"))
+def is_v2_inference(path: str) -> bool:
+    """``/v2/models/<name>[/versions/<v>]/infer``."""
+    return path.startswith("/v2/models/") and path.endswith("/infer")
 
 
 def count(seldon_metrics: Any, key: str, **tags: str) -> None:
@@ -67,20 +71,23 @@ def observe_requests() -> None:
 
         @app.after_request
         def after(response: Response) -> Response:
-            if is_prediction(request.path):
-                count(
-                    seldon_metrics,
-                    REQUESTS_METRIC,
-                    transport="rest",
-                    code=str(response.status_code),
-                )
-                if payloads is not None and payloads.sampled():
-                    payloads.offer(
+            v2 = is_v2_inference(request.path)
+            if not v2 and request.path not in PREDICT_PATHS:
+                return response
+            count(seldon_metrics, REQUESTS_METRIC, transport="rest", code=str(response.status_code))
+            if v2:
+                seldon_metrics.update(user_model.metrics(), METHOD)
+            if payloads is not None and payloads.sampled():
+                puid = request.headers.get("Seldon-Puid")
+                payloads.offer(
+                    Prediction(
                         request.get_data(),
                         response.get_data(),
-                        request.headers.get("Seldon-Puid"),
+                        puid,
                         request.host_url,
+                        "v2" if v2 else "seldon",
                     )
+                )
             return response
 
         return app
@@ -91,24 +98,42 @@ def observe_requests() -> None:
         def __init__(self, user_model: Any, seldon_metrics: Any) -> None:
             super().__init__(user_model, seldon_metrics)
             self.payloads = payload_log_for(user_model, seldon_metrics)
-            self.source = f"grpc://{socket.gethostname()}/"
 
         def Predict(self, request: Any, context: Any) -> Any:
-            code = "UNKNOWN"
-            try:
-                answer = super().Predict(request, context)
-                code = "OK"
-            except Exception:
-                if context.code() is not None:
-                    code = context.code().name
-                raise
-            finally:
-                count(self.seldon_metrics, REQUESTS_METRIC, transport="grpc", code=code)
+            answer = counted(self.seldon_metrics, context, super().Predict, request)
             if self.payloads is not None and self.payloads.sampled():
-                self.payloads.offer(request, answer, None, self.source)
+                self.payloads.offer(Prediction(request, answer, None, GRPC_SOURCE))
+            return answer
+
+    class ObservedInference(grpc_service.InferenceServicer):
+        def __init__(self, model: Any, seldon_metrics: Any) -> None:
+            super().__init__(model, seldon_metrics)
+            self.payloads = payload_log_for(model, seldon_metrics)
+
+        def ModelInfer(self, request: Any, context: Any) -> Any:
+            answer = counted(self.seldon_metrics, context, super().ModelInfer, request)
+            self.seldon_metrics.update(self.model.metrics(), METHOD)
+            if self.payloads is not None and self.payloads.sampled():
+                self.payloads.offer(Prediction(request, answer, None, GRPC_SOURCE, "v2"))
             return answer
 
     wrapper.SeldonModelGRPC = Observed
+    grpc_service.InferenceServicer = ObservedInference
+
+
+def counted(seldon_metrics: Any, context: Any, call: Any, request: Any) -> Any:
+    """``call(request, context)``, counted by the gRPC status it ends with."""
+    code = "UNKNOWN"
+    try:
+        answer = call(request, context)
+        code = "OK"
+    except Exception:
+        if context.code() is not None:
+            code = context.code().name
+        raise
+    finally:
+        count(seldon_metrics, REQUESTS_METRIC, transport="grpc", code=code)
+    return answer
 
 
 def _labelling(make_server: Any) -> Any:

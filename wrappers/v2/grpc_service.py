@@ -29,10 +29,11 @@ def serve_on_seldon_grpc() -> None:
 
     get_grpc_server = wrapper.get_grpc_server
 
-    def with_v2(user_model: Any, *args: Any, **kwargs: Any) -> grpc.Server:
-        server = get_grpc_server(user_model, *args, **kwargs)
+    def with_v2(user_model: Any, seldon_metrics: Any, *args: Any, **kwargs: Any) -> grpc.Server:
+        server = get_grpc_server(user_model, seldon_metrics, *args, **kwargs)
         if hasattr(user_model, "manifest"):  # a ServedModel, not any Seldon component
-            servicer = InferenceServicer(user_model)
+            # looked up now: ``wrappers.request_hooks`` may have put an observing subclass here
+            servicer = InferenceServicer(user_model, seldon_metrics)
             pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         return server
 
@@ -50,8 +51,10 @@ def grpc_status(http_status: int) -> grpc.StatusCode:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, model: ServedModel) -> None:
+    def __init__(self, model: ServedModel, seldon_metrics: Any = None) -> None:
         self.model = model
+        #: Seldon's metrics of the server, for observers of the requests
+        self.seldon_metrics = seldon_metrics
 
     def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
