@@ -18,7 +18,6 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -152,22 +151,26 @@ def forwarding_sigterm(grpc_parent: Callable[[], None]) -> Callable[[], None]:
 
 def serve_grpc_until_drained(server: Any) -> None:
     """Replaces Seldon's ``_wait_forever`` in each gRPC worker: serve through the drain, then
-    stop gracefully (new calls refused, calls in flight finished)."""
-    stop = threading.Event()
+    stop gracefully (new calls refused, calls in flight finished).
+
+    The handler only begins the drain, and the loop polls for it: a handler that takes a lock
+    (``threading.Event.set``) deadlocks when the signal lands while this thread holds it."""
 
     def on_term(signum: int, frame: Any) -> None:
         _state().begin()
-        stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        while not stop.wait(1.0):
-            pass
+        while not _state().draining:
+            time.sleep(0.1)
     except KeyboardInterrupt:
         server.stop(None)
         return
     time.sleep(_state().remaining())
-    server.stop(grace=_state().settings.finish_seconds).wait()
+    grace = _state().settings.finish_seconds
+    logger.info("gRPC server %d stops: calls in flight may take %.0fs", os.getpid(), grace)
+    server.stop(grace=grace).wait()
+    logger.info("gRPC server %d stopped", os.getpid())
 
 
 def drain_on_sigterm(settings: ServerSettings) -> None:
