@@ -1,11 +1,13 @@
 """The SeldonDeployment CRD of Seldon Core 1.18.2, vendored, as the schema deployments must meet.
 
-``crd/seldondeployments.machinelearning.seldon.io.yaml`` is SeldonIO/seldon-core's
-``operator/config/crd/bases/machinelearning.seldon.io_seldondeployments.yaml`` at tag v1.18.2
-(commit 5e8a1698, blob 7a5ffb61), unchanged: the CustomResourceDefinition an API server validates
-a SeldonDeployment against. Its ``openAPIV3Schema`` checks names, nesting and types (an int32
-``replicas``, string parameter values, quantities, int-or-string ports) but no enum: the graph's
-node types and parameter types are left to the operator (see ``wrappers.deployment``).
+``crd/seldondeployments.machinelearning.seldon.io.yaml`` is the CRD that Seldon Core v1.18.2's
+Helm chart installs (SeldonIO/seldon-core at tag v1.18.2, ``helm-charts/seldon-core-operator/
+templates/customresourcedefinition_v1_seldondeployments.machinelearning.seldon.io.yaml``),
+rendered, its schema unchanged. (The operator's ``config/crd/bases`` copy of the same tag is not
+structural, ``graph.children`` items have no type, and a current API server refuses it.) Its
+``openAPIV3Schema`` checks names, nesting and types (an int32 ``replicas``, string parameter
+values, quantities, int-or-string ports) but no enum: the graph's node types and parameter types
+are left to the operator (see ``wrappers.deployment``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _DROPPED = {"description", "format", "x-kubernetes-map-type", "x-kubernetes-list
 
 @cache
 def definition() -> dict[str, Any]:
-    """The CustomResourceDefinition, as an API server is given it (libyaml: it is 2.5 MB)."""
+    """The CustomResourceDefinition, as an API server is given it (libyaml: it is 1.8 MB)."""
     text = resources.files("wrappers").joinpath(CRD_FILE).read_text()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     (document,) = (d for d in yaml.load_all(text, Loader=loader) if d)
