@@ -8,7 +8,7 @@ WORKERS ?= 1
 HOST ?= 127.0.0.1
 
 .PHONY: install fuzz-venv signing-venv v2-client v2-proto serve test lint builder clean bench \
-	bench-quick bench-tools image image-check image-tools k8s-apiserver
+	bench-quick bench-tools image image-check image-tools kube-play k8s-apiserver
 # podman's settings for this repository's builds and containers (runc, file limits)
 export CONTAINERS_CONF ?= $(CURDIR)/tools/image/containers.conf
 
@@ -64,10 +64,12 @@ bench: install bench-tools bench/mlserver/.venv/.installed
 bench-quick: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench --quick
 
-# podman, runc and mmdebstrap from Debian: `make image` needs no Docker engine and no registry
+# podman, runc and mmdebstrap from Debian: `make image` needs no Docker engine and no registry;
+# catatonit is the init of the pause container that `podman kube play` builds for each pod
 image-tools:
 	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null \
-		|| { apt-get update -qq && apt-get install -y -qq podman runc mmdebstrap >/dev/null; }
+		&& test -x /usr/libexec/podman/catatonit \
+		|| { apt-get update -qq && apt-get install -y -qq podman runc mmdebstrap catatonit >/dev/null; }
 
 # MODEL's serving image, localhost/modelrepo/MODEL:VERSION, built through the s2i builder's
 # assemble (tools/image/build.sh: Debian base, builder, model; each reused once built)
@@ -78,6 +80,11 @@ image: install image-tools
 # model's in-process ones
 image-check: install image-tools
 	$(BIN)/python -m wrappers.container models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
+
+# `podman kube play` of an apps/v1 Deployment of the pod spec in MODEL's deployment.yaml (host
+# network, loopback, free ports; wrappers/kube.py), compared with the in-process model
+kube-play: install image-tools
+	$(BIN)/python -m wrappers.kube models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
 
 # etcd (Debian) and apiextensions-apiserver (built once from Debian sid's Go sources into .k8s/)
 # for tests/test_k8s_apply.py

@@ -24,6 +24,8 @@ from wrappers.client import predict_local, request_body
 from wrappers.manifest import Manifest
 from wrappers.server import free_port
 
+LOOPBACK = "127.0.0.1"
+
 
 @dataclass
 class ModelContainer:
@@ -37,15 +39,15 @@ class ModelContainer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The ports by the names the SeldonDeployment gives them."""
+        return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
 
     def environment(self) -> dict[str, str]:
-        return {
-            "MODELREPO_BIND_HOST": "127.0.0.1",
-            "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(self.http_port),
-            "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(self.grpc_port),
-            "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(self.metrics_port),
-        }
+        return serving_environment(self.ports)
 
     def start(self) -> ModelContainer:
         env = [f"--env={k}={v}" for k, v in self.environment().items()]
@@ -89,8 +91,20 @@ class ModelContainer:
         self.stop()
 
 
-def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
+def serving_environment(ports: dict[str, int], host: str = LOOPBACK) -> dict[str, str]:
+    """The variables that make ``s2i/bin/run`` bind ``host`` at ``ports`` (by port name)."""
+    env = {"MODELREPO_BIND_HOST": host}
+    env.update({f"PREDICTIVE_UNIT_{name.upper()}_SERVICE_PORT": str(port)
+                for name, port in ports.items()})  # fmt: skip
+    return env
+
+
+def podman(
+    *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args], input=stdin, capture_output=True, text=True, check=check
+    )
 
 
 def requests_for(model_dir: Path) -> list[dict[str, Any]]:
@@ -115,14 +129,18 @@ def mismatches(container: ModelContainer, model_dir: Path) -> list[str]:
     return found
 
 
-def main(argv: list[str]) -> int:
-    model_dir, image = Path(argv[0]), argv[1]
-    with ModelContainer(image) as container:
-        found = mismatches(container, model_dir)
+def report(runner: ModelContainer, model_dir: Path) -> int:
+    """Runs ``runner``, prints how its answers compare with the in-process model's: exit code."""
+    with runner:
+        found = mismatches(runner, model_dir)
     for line in found:
         print(line, file=sys.stderr)
-    print(f"{image}: {'differs' if found else 'answers as the model does in-process'}")
+    print(f"{runner.image}: {'differs' if found else 'answers as the model does in-process'}")
     return 1 if found else 0
+
+
+def main(argv: list[str]) -> int:
+    return report(ModelContainer(argv[1]), Path(argv[0]))
 
 
 if __name__ == "__main__":
