@@ -4,11 +4,19 @@
 # to validate a SeldonDeployment against its CRD) from Debian sid's golang-k8s-apiextensions-
 # apiserver-dev and the Go sources it depends on. Nothing is installed: the .debs are downloaded
 # and unpacked under .k8s/src with sid's Go compiler, then removed once the binary is built.
-# Does nothing when OUT (default .k8s/bin/apiextensions-apiserver) exists.
+# Does nothing when OUT (default .k8s/bin/apiextensions-apiserver) exists. A built binary is also
+# kept in MODELREPO_CACHE (default /var/cache/modelrepo) under this script's hash, as podman keeps
+# its images for every clone: a fresh clone on the same machine (CI's) copies it from there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-.k8s/bin/apiextensions-apiserver}"
 if [[ -x "$out" ]]; then
+    exit 0
+fi
+recipe="$(sha256sum tools/k8s/build-apiserver.sh | cut -c1-16)"
+cached="${MODELREPO_CACHE:-/var/cache/modelrepo}/apiextensions-apiserver-$recipe"
+if [[ -x "$cached" ]]; then
+    install -D -m 755 "$cached" "$out"
     exit 0
 fi
 if [[ ! -f /etc/apt/sources.list.d/modelrepo-sid.sources ]]; then
@@ -27,7 +35,8 @@ apt-cache "${sid[@]}" depends --recurse --no-recommends --no-suggests --no-confl
     golang-k8s-apiextensions-apiserver-dev golang-go |
     grep -E '^golang' | sort -u >"$work/packages"
 mapfile -t packages <"$work/packages"
-(cd "$work/debs" && apt-get "${sid[@]}" download -qq "${packages[@]}")
+# as root into a directory of its own: apt's _apt user need not read it
+(cd "$work/debs" && apt-get "${sid[@]}" -o APT::Sandbox::User=root download -qq "${packages[@]}")
 for deb in "$work"/debs/*.deb; do
     dpkg-deb -x "$deb" "$work/root"
 done
@@ -38,3 +47,4 @@ env -i PATH="$PWD/$goroot/bin:/usr/bin:/bin" HOME="$PWD/$work" GOROOT="$PWD/$gor
     go build -o "$out.tmp" k8s.io/apiextensions-apiserver
 mv "$out.tmp" "$out"
 rm -rf "$work"
+install -D -m 755 "$out" "$cached" 2>/dev/null || echo "not cached: $cached is not writable" >&2
