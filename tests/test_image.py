@@ -1,6 +1,6 @@
 """The model's serving image, built by ``make image`` and run for real with podman.
 
-The image is built once per session (``make image MODEL=sklearn-iris``: no registry, the s2i
+The image is built once per test run (``make image MODEL=sklearn-iris``: no registry, the s2i
 builder's own assemble inside the build); the container shares the host's network at loopback
 ports and must answer ``request.json`` and the golden rows exactly as the model does in-process,
 both when run alone and when ``podman kube play`` runs a Deployment of the pod spec in the
