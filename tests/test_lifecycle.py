@@ -26,7 +26,7 @@ from conftest import MODELS_DIR
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message
 
-from wrappers.server import Microservice, _group_alive
+from wrappers.server import Microservice, _children, _group_alive
 
 MODEL = MODELS_DIR / "sklearn-iris"
 DRAIN_SECONDS = 4.0
@@ -210,9 +210,8 @@ def test_stalled_clients_do_not_starve_others_and_are_cut_with_408(tmp_path, rel
         threads=1,
         env={"MODELREPO_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT)},
         log_path=tmp_path / "server.log",
-    ).start()
+    )
     with service:
-        service.wait_ready()
         address = (service.host, service.http_port)
         stalled = [stalled_connection(address, whole_head=i % 2 == 0) for i in range(12)]
         started = time.monotonic()
@@ -265,3 +264,36 @@ def test_a_body_sent_slowly_but_within_the_timeout_is_answered(tmp_path):
             answer = json.loads(reply.read(length))
         assert status.startswith(b"HTTP/1.1 200"), status
         assert len(answer["data"]["ndarray"]) == len(BODY["data"]["ndarray"])
+
+
+def grpc_workers(service: Microservice) -> list[int]:
+    """The gRPC workers: the children of the gRPC parent, which is the main process's second
+    child (after the metrics' ``multiprocessing.Manager``, before the metrics server)."""
+    assert service.process is not None
+    children = sorted(_children(service.process.pid))
+    return _children(children[1]) if len(children) > 1 else []
+
+
+def test_a_sigterm_while_the_grpc_worker_loads_still_stops_every_process(tmp_path):
+    """A SIGTERM while the servers start (before gunicorn's arbiter has its handlers, the gRPC
+    worker still loading with its parent's) must begin the drain, not kill the main process
+    at once or be lost: either left the gRPC worker serving on, orphaned."""
+    for attempt in range(5):
+        service = Microservice(MODEL, log_path=tmp_path / f"server-{attempt}.log").start()
+        assert service.process is not None
+        try:
+            deadline = time.monotonic() + 60
+            while not (workers := grpc_workers(service)) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert workers, service._tail()
+            os.kill(service.process.pid, signal.SIGTERM)
+            loading = f"ready in pid {workers[0]}" not in service.log_path.read_text()
+            code, _ = wait_exit(service, timeout=60)
+            outlived = _group_alive(service.process.pid)
+        finally:
+            service.stop()
+        assert not outlived, f"a process outlived the server (SIGTERM while loading: {loading})"
+        assert code == 0, service._tail()
+        if loading:
+            return
+    pytest.fail("the gRPC worker had always loaded before the SIGTERM arrived")

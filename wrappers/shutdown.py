@@ -137,11 +137,20 @@ def _stop_children(servers: list[multiprocessing.Process]) -> None:
 
 
 def forwarding_sigterm(grpc_parent: Callable[[], None]) -> Callable[[], None]:
-    """The gRPC parent only waits for its workers: it passes SIGTERM on to them."""
+    """The gRPC parent only waits for its workers: it passes SIGTERM on to them.
+
+    A worker inherits this handler and keeps it while it loads the model, until
+    ``serve_grpc_until_drained`` installs its own: a SIGTERM then begins the drain, which the
+    worker finds once it serves, instead of being passed to the worker's own (no) children."""
 
     def run() -> None:
+        parent = os.getpid()
+
         def forward(signum: int, frame: Any) -> None:
-            _signal(multiprocessing.active_children(), signal.SIGTERM)
+            if os.getpid() == parent:
+                _signal(multiprocessing.active_children(), signal.SIGTERM)
+            else:
+                _state().begin()
 
         signal.signal(signal.SIGTERM, forward)
         grpc_parent()
@@ -177,7 +186,10 @@ def drain_on_sigterm(settings: ServerSettings) -> None:
     """Makes the servers Seldon starts drain and stop as this module describes."""
     from seldon_core import microservice
 
-    drain.install(settings)
+    state = drain.install(settings)
+    # until each server installs its own handler (a SIGTERM may come while Seldon starts them),
+    # a SIGTERM begins the drain, which each server then follows
+    signal.signal(signal.SIGTERM, lambda signum, frame: state.begin())
     microservice.UserModelApplication = type(
         "UserModelApplication", (Draining, microservice.UserModelApplication), {}
     )
