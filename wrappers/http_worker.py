@@ -118,6 +118,13 @@ class Connection(TConn):
         self.reserved_until = 0.0
         self.reserved_limit = 0.0
         self.continued = False
+        #: the idle time a keep-alive answer promised: the drain sets ``keepalive`` to 0 for the
+        #: answers after it, not for a connection already promised (its client may be sending
+        #: its next request on it right now)
+        self.keepalive = cfg.keepalive
+
+    def set_timeout(self) -> None:
+        self.timeout = time.time() + self.keepalive
 
     def init(self) -> None:
         # blocking with a timeout: the parser reads only what is already here, unless a
