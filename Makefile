@@ -29,7 +29,7 @@ signing-venv:
 	PYTHON=$(PYTHON) tools/venv.sh .venv-signing tools/signing/requirements.txt
 
 serve: install
-	cd models/$(MODEL) && exec ../../$(BIN)/python -m wrappers.launch --host $(HOST) MyModel \
+	cd models/$(MODEL) && exec ../../$(BIN)/python -m wrappers.server.launch --host $(HOST) MyModel \
 		--service-type MODEL --http-port 9000 --grpc-port 5000 --workers $(WORKERS)
 
 lint: install
@@ -51,12 +51,12 @@ bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt tools/venv.sh
 # `mlserver infer`) live in MLServer's environment, the benchmark's
 v2-client: bench/mlserver/.venv/.installed
 
-# regenerates the committed wrappers/v2/open_inference_pb2*.py from its .proto (its own venv:
+# regenerates the committed wrappers/protocols/v2/open_inference_pb2*.py from its .proto (its own venv:
 # grpcio-tools needs protobuf 4)
 v2-proto:
 	PYTHON=$(PYTHON) tools/venv.sh .venv-protogen tools/protogen/requirements.txt
 	.venv-protogen/bin/python -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. \
-		wrappers/v2/open_inference.proto
+		wrappers/protocols/v2/open_inference.proto
 
 bench: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench
@@ -79,12 +79,12 @@ image: install image-tools
 # runs MODEL's image (host network, loopback, free ports) and compares its answers with the
 # model's in-process ones
 image-check: install image-tools
-	$(BIN)/python -m wrappers.container models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
+	$(BIN)/python -m modelrepo.local.container models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
 
 # `podman kube play` of an apps/v1 Deployment of the pod spec in MODEL's deployment.yaml (host
-# network, loopback, free ports; wrappers/kube.py), compared with the in-process model
+# network, loopback, free ports; modelrepo/local/kube.py), compared with the in-process model
 kube-play: install image-tools
-	$(BIN)/python -m wrappers.kube models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
+	$(BIN)/python -m modelrepo.local.kube models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
 
 # etcd (Debian) and apiextensions-apiserver (built once from Debian sid's Go sources into .k8s/)
 # for tests/test_k8s_apply.py

@@ -20,7 +20,7 @@ from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestRegressor
 
 from wrappers import SklearnModel
-from wrappers.fast_trees import FastPredictor, compile_estimator
+from wrappers.frameworks.sklearn.fast_trees import FastPredictor, compile_estimator
 
 ROOT = Path(__file__).resolve().parents[1]
 

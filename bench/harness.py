@@ -35,8 +35,8 @@ from bench.servers import (
     request_rows,
     s2i_environment,
 )
-from wrappers.budget import cpu_count
-from wrappers.manifest import Manifest
+from wrappers.core.budget import cpu_count
+from wrappers.core.manifest import Manifest
 
 LUA = Path(__file__).with_name("post.lua")
 MODEL_NAMES = ("sklearn-iris", "torch-classifier", "tf-regressor")

@@ -20,10 +20,10 @@ from typing import Any
 import joblib
 import numpy as np
 
-from wrappers.formats import SKOPS_FILE, load_skops
-from wrappers.manifest import Manifest
-from wrappers.server import Microservice, free_port
-from wrappers.servingfiles import read_s2i_environment
+from modelrepo.local.process import Microservice, free_port
+from modelrepo.modeldir.servingfiles import read_s2i_environment
+from wrappers.core.formats import SKOPS_FILE, load_skops
+from wrappers.core.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -185,7 +185,7 @@ def seldon_server(
     protocol: Protocol = SELDON,
 ) -> Server:
     """``seldon-core-microservice`` serving ``user_class`` with the workers and threads that
-    ``env`` asks for, through ``wrappers.launch`` unless ``unpatched``, asked over
+    ``env`` asks for, through ``wrappers.server.launch`` unless ``unpatched``, asked over
     ``protocol`` (Seldon's, or V2 on the same port)."""
     workers = int(env.get("GUNICORN_WORKERS", 1))
     threads = int(env.get("GUNICORN_THREADS", 1))
@@ -234,11 +234,11 @@ def ceiling_server(
 ) -> Server:
     """A user class that returns its input: Seldon's own cost per request, the most a wrapper
     can reach by doing nothing. Seldon as installed, or with ``launcher`` through
-    ``wrappers.launch``, whose metrics store takes less of that cost."""
+    ``wrappers.server.launch``, whose metrics store takes less of that cost."""
     env = {"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)}
     return seldon_server(
         "ceiling-launcher" if launcher else "ceiling",
-        "Seldon returning its input" + (", through wrappers.launch" if launcher else ""),
+        "Seldon returning its input" + (", through wrappers.server.launch" if launcher else ""),
         models,
         BASELINES,
         "Echo",

@@ -16,9 +16,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from user_models import TRAINERS, UserModel
 
-from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel, cli
-from wrappers.manifest import artifacts_under
-from wrappers.server import Microservice
+from modelrepo import cli
+from modelrepo.local.process import Microservice
+from wrappers import Manifest, ServedModel, SklearnModel, TFModel, TorchModel
+from wrappers.core.manifest import artifacts_under
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "models"

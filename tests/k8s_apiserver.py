@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from wrappers.server import free_port
+from modelrepo.local.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APISERVER = ROOT / ".k8s" / "bin" / "apiextensions-apiserver"

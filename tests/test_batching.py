@@ -11,7 +11,7 @@ import pytest
 from conftest import MODELS_DIR, golden_rows
 
 from wrappers import SklearnModel
-from wrappers.batching import MicroBatcher
+from wrappers.core.batching import MicroBatcher
 
 
 class RecordingModel:

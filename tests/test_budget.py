@@ -6,7 +6,7 @@ import pytest
 from conftest import MODELS_DIR
 
 from wrappers import SklearnModel, TorchModel
-from wrappers.budget import Budget, cpu_count
+from wrappers.core.budget import Budget, cpu_count
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -22,7 +22,7 @@ def test_sklearn_jobs_are_capped_at_the_worker_budget(trained, served):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from wrappers.sklearn_model import fit_jobs_to_budget
+    from wrappers.frameworks.sklearn.model import fit_jobs_to_budget
 
     forest = RandomForestClassifier(n_jobs=trained)
     fit_jobs_to_budget(make_pipeline(StandardScaler(), forest), threads=2)

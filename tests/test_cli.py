@@ -12,8 +12,8 @@ import pytest
 import requests
 from conftest import MODELS_DIR, run_cli
 
-from wrappers.budget import cpu_count
-from wrappers.server import Microservice
+from modelrepo.local.process import Microservice
+from wrappers.core.budget import cpu_count
 
 MODELREPO = Path(sys.executable).parent / "modelrepo"
 

@@ -12,7 +12,7 @@ import pytest
 
 from wrappers import InvalidInput, Manifest, codecs
 from wrappers.contract import Column, TableSpec, TensorSpec, TextSpec
-from wrappers.manifest import golden_pairs, upgrade
+from wrappers.core.manifest import golden_pairs, upgrade
 
 MATRIX = TensorSpec(name="x", names=["a", "b", "c"], dtype="float32", shape=[-1, 3])
 IMAGES = TensorSpec(name="images", dtype="float32", shape=[-1, 1, 2, 2])

@@ -1,8 +1,8 @@
 """SeldonDeployment manifests: valid for the v1 CRD of Seldon Core 1.18.2 and sized by workers.
 
-Every generated manifest is held to the vendored CRD's openAPIV3Schema (wrappers/crd/), closed to
-unknown fields, and to the operator's rules the CRD leaves out; tests/test_k8s_apply.py sends
-them to a real API server.
+Every generated manifest is held to the vendored CRD's openAPIV3Schema
+(modelrepo/modeldir/crd/), closed to unknown fields, and to the operator's rules the CRD
+leaves out; tests/test_k8s_apply.py sends them to a real API server.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import pytest
 import yaml
 from conftest import COMMITTED_MODELS, FRAMEWORKS, MODELS_DIR, run_cli
 
-from wrappers import Manifest, servingfiles
-from wrappers.budget import Budget
-from wrappers.deployment import (
+from modelrepo.modeldir import servingfiles
+from modelrepo.modeldir.deployment import (
     DEPLOYMENT_FILE,
     DeploymentOptions,
     deployment_problems,
     seldon_deployment,
 )
+from wrappers import Manifest
+from wrappers.core.budget import Budget
 
 
 def committed(name: str) -> dict:
@@ -70,7 +71,7 @@ def test_the_pod_drains_before_it_is_killed(deployment):
     env = {e["name"]: e["value"] for e in container["env"]}
     drain, finish = float(env["MODELREPO_DRAIN_SECONDS"]), float(env["MODELREPO_FINISH_SECONDS"])
     hook = container["lifecycle"]["preStop"]["exec"]["command"]
-    assert hook == ["python", "-m", "wrappers.drain"]
+    assert hook == ["python", "-m", "wrappers.server.drain"]
     assert pod["terminationGracePeriodSeconds"] > drain + finish
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, "no time for slow loads"

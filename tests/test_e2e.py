@@ -10,7 +10,7 @@ from conftest import MODELS_DIR, golden_rows
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from wrappers.server import Microservice
+from modelrepo.local.process import Microservice
 
 pytestmark = pytest.mark.e2e
 

@@ -26,10 +26,15 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeRegressor
 
-from wrappers import Manifest, SklearnModel, fast_trees
-from wrappers.fast_trees import FastPredictor, agrees_with_estimator, compile_estimator
-from wrappers.formats import SKOPS_FILE, load_skops, save_skops
-from wrappers.manifest import golden_pairs
+from wrappers import Manifest, SklearnModel
+from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops
+from wrappers.core.manifest import golden_pairs
+from wrappers.frameworks.sklearn import fast_trees
+from wrappers.frameworks.sklearn.fast_trees import (
+    FastPredictor,
+    agrees_with_estimator,
+    compile_estimator,
+)
 
 ROWS = 2_000
 IRIS_DIR = MODELS_DIR / "sklearn-iris"

@@ -16,7 +16,7 @@ from conftest import golden_rows
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from wrappers.server import listening_sockets
+from modelrepo.local.process import listening_sockets
 
 pytestmark = pytest.mark.e2e
 PREDICT = "/api/v1.0/predictions"

@@ -21,9 +21,9 @@ import requests
 import yaml
 from conftest import MODELS_DIR, ROOT
 
-from wrappers.container import ModelContainer, mismatches, podman, serving_environment
-from wrappers.deployment import DEPLOYMENT_FILE
-from wrappers.kube import KubePlay, local_deployment, pod_spec
+from modelrepo.local.container import ModelContainer, mismatches, podman, serving_environment
+from modelrepo.local.kube import KubePlay, local_deployment, pod_spec
+from modelrepo.modeldir.deployment import DEPLOYMENT_FILE
 
 MODEL = "sklearn-iris"
 #: the init of the pause container that ``podman kube play`` builds for a pod

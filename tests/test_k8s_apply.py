@@ -16,8 +16,8 @@ import yaml
 from conftest import COMMITTED_MODELS, MODELS_DIR, run_cli
 from k8s_apiserver import ApiServer, missing, required
 
-from wrappers import crd
-from wrappers.deployment import API_VERSION, DEPLOYMENT_FILE, deployment_problems
+from modelrepo.modeldir import crd
+from modelrepo.modeldir.deployment import API_VERSION, DEPLOYMENT_FILE, deployment_problems
 
 PLURAL = "seldondeployments"
 

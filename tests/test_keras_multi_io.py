@@ -22,8 +22,8 @@ from conftest import MODELS_DIR
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
+from modelrepo.local.process import Microservice
 from wrappers import TFModel
-from wrappers.server import Microservice
 
 MODEL_DIR = MODELS_DIR / "keras-multi-io"
 INPUTS = ("measurements", "history")

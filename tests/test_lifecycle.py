@@ -1,8 +1,8 @@
 """The server's life cycle for real: drain on SIGTERM under load, exit, and stalled clients.
 
-Each test runs the real ``seldon-core-microservice`` through ``wrappers.launch`` and signals it
-as Kubernetes does (SIGTERM to the main process only) or as ``kill`` of the process group and
-systemd do (every process).
+Each test runs the real ``seldon-core-microservice`` through ``wrappers.server.launch`` and
+signals it as Kubernetes does (SIGTERM to the main process only) or as ``kill`` of the process
+group and systemd do (every process).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from conftest import MODELS_DIR
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message
 
-from wrappers.server import Microservice, _children, _group_alive
+from modelrepo.local.process import Microservice, _children, _group_alive
 
 MODEL = MODELS_DIR / "sklearn-iris"
 DRAIN_SECONDS = 4.0
@@ -165,7 +165,7 @@ def test_the_prestop_hook_begins_the_drain_while_predictions_are_still_served(tm
     service = served(MODEL, tmp_path).start().wait_ready()
     assert service.process is not None
     hook = subprocess.Popen(
-        [sys.executable, "-m", "wrappers.drain", "--pid", str(service.process.pid)],
+        [sys.executable, "-m", "wrappers.server.drain", "--pid", str(service.process.pid)],
         env={**os.environ, "MODELREPO_DRAIN_SECONDS": str(DRAIN_SECONDS)},
         stderr=subprocess.PIPE,
         text=True,

@@ -23,8 +23,8 @@ import pytest
 import requests
 from conftest import MODELS_DIR, WRAPPER_OF
 
+from modelrepo.local.process import Microservice
 from wrappers import ServedModel
-from wrappers.server import Microservice
 
 pytestmark = pytest.mark.e2e
 

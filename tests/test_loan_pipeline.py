@@ -19,9 +19,9 @@ from conftest import MODELS_DIR
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
+from modelrepo.local.process import Microservice
 from wrappers import Manifest, SklearnModel
 from wrappers.contract import TableSpec
-from wrappers.server import Microservice
 
 MODEL_DIR = MODELS_DIR / "loan-pipeline"
 COLUMNS = ["age", "income", "city", "employment", "owns_home"]

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
-from wrappers.payload_log import REQUEST_TYPE, RESPONSE_TYPE
-from wrappers.request_hooks import payload_log_for
-from wrappers.server import Microservice
+from modelrepo.local.process import Microservice
+from wrappers.server.observe import payload_log_for
+from wrappers.server.payload_log import REQUEST_TYPE, RESPONSE_TYPE
 from wrappers.settings import Settings
 
 MODEL = "sklearn-iris"

@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message
 
+from modelrepo.local.process import Microservice
 from wrappers import Manifest
-from wrappers.server import Microservice
-from wrappers.v2 import open_inference_pb2 as pb
-from wrappers.v2 import open_inference_pb2_grpc as pb_grpc
+from wrappers.protocols.v2 import open_inference_pb2 as pb
+from wrappers.protocols.v2 import open_inference_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.e2e
 

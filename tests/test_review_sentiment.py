@@ -14,10 +14,10 @@ from conftest import MODELS_DIR
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
+from modelrepo.local.process import Microservice
 from wrappers import Manifest, SklearnModel
 from wrappers.contract import TextSpec
-from wrappers.formats import SKOPS_FILE, load_skops
-from wrappers.server import Microservice
+from wrappers.core.formats import SKOPS_FILE, load_skops
 
 MODEL_DIR = MODELS_DIR / "review-sentiment"
 TEXTS = [

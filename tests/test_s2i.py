@@ -19,9 +19,9 @@ import pytest
 import requests
 from conftest import ROOT
 
-from wrappers.budget import cpu_count
-from wrappers.server import Microservice
-from wrappers.servingfiles import read_s2i_environment
+from modelrepo.local.process import Microservice
+from modelrepo.modeldir.servingfiles import read_s2i_environment
+from wrappers.core.budget import cpu_count
 
 S2I = ROOT / "s2i"
 SCRIPTS = sorted((S2I / "bin").iterdir())
@@ -116,7 +116,7 @@ def test_assemble_refuses_a_directory_without_manifest(tmp_path):
 
 def test_run_takes_workers_and_threads_from_the_environment_before_the_budget():
     exports = subprocess.run(
-        [sys.executable, "-m", "wrappers.budget"],
+        [sys.executable, "-m", "wrappers.core.budget"],
         env={**os.environ, "GUNICORN_WORKERS": "3", "OMP_NUM_THREADS": "7"},
         capture_output=True,
         text=True,
@@ -125,7 +125,7 @@ def test_run_takes_workers_and_threads_from_the_environment_before_the_budget():
     assert "GUNICORN_WORKERS" not in exports and "OMP_NUM_THREADS" not in exports
     assert "export GUNICORN_THREADS=1" in exports
     defaults = subprocess.run(
-        [sys.executable, "-m", "wrappers.budget"],
+        [sys.executable, "-m", "wrappers.core.budget"],
         env={k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")},
         capture_output=True,
         text=True,

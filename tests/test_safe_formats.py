@@ -22,8 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from wrappers import Manifest, SklearnModel, TorchModel
+from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops, sklearn_allowlist
 from wrappers.errors import UnsafeArtifact
-from wrappers.formats import SKOPS_FILE, load_skops, save_skops, sklearn_allowlist
 
 
 class Payload:

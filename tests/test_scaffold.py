@@ -14,9 +14,9 @@ from conftest import FRAMEWORKS, MODELS_DIR, golden_answer, golden_rows, run_cli
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
+from modelrepo.local.process import Microservice
+from modelrepo.modeldir.check import user_class
 from wrappers import Manifest, wrapper_for
-from wrappers.check import user_class
-from wrappers.server import Microservice
 
 
 def load_in_process(model_dir):

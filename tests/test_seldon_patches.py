@@ -1,9 +1,9 @@
-"""The corrections wrappers.launch applies to Seldon (bind behaviour: test_http_attacks)."""
+"""The corrections wrappers.server.launch applies to Seldon (bind behaviour: test_http_attacks)."""
 
 import grpc
 import pytest
 
-from wrappers.seldon_patches import address, grpc_status, rehost
+from wrappers.server.patches import address, grpc_status, rehost
 
 
 @pytest.mark.parametrize(

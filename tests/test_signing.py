@@ -24,13 +24,13 @@ from conftest import (
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from modelrepo.local.process import Microservice
 from wrappers import Manifest, SklearnModel
+from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops
+from wrappers.core.manifest import sha256_of
+from wrappers.core.signing import SIGNATURE_FILE, verified_source
 from wrappers.errors import SignatureError
-from wrappers.formats import SKOPS_FILE, load_skops, save_skops
-from wrappers.manifest import sha256_of
-from wrappers.server import Microservice
 from wrappers.settings import Settings
-from wrappers.signing import SIGNATURE_FILE, verified_source
 
 SIGNING = ROOT / "tools" / "signing"
 
@@ -106,7 +106,7 @@ def test_a_directory_signed_by_model_signing_is_verified_and_served(signed, keys
     model_dir = signed(name)
     bundle = json.loads((model_dir / SIGNATURE_FILE).read_text())
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
-    caplog.set_level(logging.INFO, logger="wrappers.signing")
+    caplog.set_level(logging.INFO, logger="wrappers.core.signing")
     model = load(model_dir, keys["signer"][1])
     assert model.ready, model.problem
     assert "signature verified" in caplog.text
@@ -191,7 +191,7 @@ def test_warn_logs_and_serves_a_tampered_directory(signed, keys, caplog):
 def test_off_serves_without_looking(signed, keys, caplog):
     model_dir = signed("sklearn-iris")
     tamper_and_rehash(model_dir)
-    caplog.set_level(logging.INFO, logger="wrappers.signing")
+    caplog.set_level(logging.INFO, logger="wrappers.core.signing")
     model = load(model_dir, keys["other"][1], policy="off", verify_golden=False)
     assert model.ready
     assert "signature" not in caplog.text

@@ -20,11 +20,11 @@ from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from modelrepo.local.process import Microservice
 from wrappers import Manifest, TorchModel
 from wrappers.contract import TensorSpec
+from wrappers.core.formats import SAFETENSORS_FILE, load_safetensors
 from wrappers.errors import UnsafeArtifact
-from wrappers.formats import SAFETENSORS_FILE, load_safetensors
-from wrappers.server import Microservice
 
 NAME = "torch-digits-cnn"
 MODEL_DIR = MODELS_DIR / NAME

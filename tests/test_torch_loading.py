@@ -9,8 +9,8 @@ import torch
 from conftest import MODELS_DIR, copy_model, rehash
 
 from wrappers import Manifest, ModelLoadError, TorchModel
+from wrappers.core.formats import SAFETENSORS_FILE, load_safetensors, save_safetensors
 from wrappers.errors import UnsafeArtifact
-from wrappers.formats import SAFETENSORS_FILE, load_safetensors, save_safetensors
 
 CHECKPOINT = MODELS_DIR / "torch-classifier" / SAFETENSORS_FILE
 

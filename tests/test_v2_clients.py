@@ -22,10 +22,10 @@ import pytest
 import requests
 from conftest import COMMITTED_MODELS, MODELS_DIR, ROOT, copy_model
 
+from modelrepo.local.process import Microservice
 from wrappers.contract import TableSpec, TensorSpec, TextSpec
-from wrappers.manifest import Manifest
-from wrappers.server import Microservice
-from wrappers.v2.datatypes import NUMPY, OF_CONTRACT
+from wrappers.core.manifest import Manifest
+from wrappers.protocols.v2.datatypes import NUMPY, OF_CONTRACT
 
 pytestmark = pytest.mark.e2e
 

@@ -21,9 +21,9 @@ from wrappers import SklearnModel, codecs
 from wrappers.contract import TableSpec, TensorDType, TensorSpec, TextSpec
 from wrappers.contract.table import Column
 from wrappers.errors import InvalidInput
-from wrappers.v2 import dataplane
-from wrappers.v2 import open_inference_pb2 as pb
-from wrappers.v2.datatypes import (
+from wrappers.protocols.v2 import dataplane
+from wrappers.protocols.v2 import open_inference_pb2 as pb
+from wrappers.protocols.v2.datatypes import (
     CONTENTS_FIELD,
     NUMPY,
     OF_CONTRACT,
@@ -34,7 +34,7 @@ from wrappers.v2.datatypes import (
     to_contents,
     to_raw,
 )
-from wrappers.v2.grpc_service import read_request
+from wrappers.server.v2_grpc import read_request
 
 # ---- datatypes -------------------------------------------------------------------------------
 
@@ -398,9 +398,9 @@ def grpc_stub(iris):
 
     import grpc
 
-    from wrappers.server import free_port
-    from wrappers.v2 import open_inference_pb2_grpc as pb_grpc
-    from wrappers.v2.grpc_service import InferenceServicer
+    from modelrepo.local.process import free_port
+    from wrappers.protocols.v2 import open_inference_pb2_grpc as pb_grpc
+    from wrappers.server.v2_grpc import InferenceServicer
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(iris), server)

@@ -19,8 +19,8 @@ from seldon_core import metrics as seldon_metrics_module
 from seldon_core import microservice
 from seldon_core.metrics import SeldonMetrics
 
-from wrappers.server import Microservice
-from wrappers.worker_metrics import (
+from modelrepo.local.process import Microservice
+from wrappers.server.metrics import (
     LATENCY_BUCKETS,
     ProcessSafeLock,
     WorkerMetrics,
@@ -84,7 +84,7 @@ def test_process_safe_lock_excludes_other_processes_and_dies_with_its_holder():
 
 @pytest.fixture
 def worker_metrics(monkeypatch: pytest.MonkeyPatch):
-    """Seldon's metrics store as ``wrappers.launch`` patches it, flushing only when told to."""
+    """Seldon's metrics store as ``wrappers.server.launch`` patches it, flushing when told."""
     monkeypatch.setattr(microservice, "SeldonMetrics", microservice.SeldonMetrics)
     monkeypatch.setattr(seldon_metrics_module, "BINS", seldon_metrics_module.BINS)
     keep_metrics_in_workers(interval=3600)

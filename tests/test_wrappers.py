@@ -17,7 +17,7 @@ from wrappers import (
     SklearnModel,
     TorchModel,
 )
-from wrappers.manifest import Manifest
+from wrappers.core.manifest import Manifest
 from wrappers.settings import Settings
 
 

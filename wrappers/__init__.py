@@ -4,7 +4,8 @@ Framework libraries are imported only when a model loads, so ``from wrappers imp
 SklearnModel`` does not pull in TensorFlow or torch.
 """
 
-from wrappers.base import ServedModel
+from wrappers.core.manifest import Manifest
+from wrappers.core.model import ServedModel
 from wrappers.errors import (
     InvalidInput,
     ManifestError,
@@ -14,10 +15,9 @@ from wrappers.errors import (
     NotServed,
     PayloadTooLarge,
 )
-from wrappers.manifest import Manifest
-from wrappers.sklearn_model import SklearnModel
-from wrappers.tf_model import TFModel
-from wrappers.torch_model import TorchModel
+from wrappers.frameworks.sklearn.model import SklearnModel
+from wrappers.frameworks.tensorflow.model import TFModel
+from wrappers.frameworks.torch.model import TorchModel
 
 WRAPPERS: dict[str, type[ServedModel]] = {
     cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)

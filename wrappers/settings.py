@@ -100,7 +100,7 @@ class Settings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """How the server's processes start, drain and stop: read by ``wrappers.launch`` before
+    """How the server's processes start, drain and stop: read by ``wrappers.server.launch`` before
     Seldon forks, from the environment variables ``MODELREPO_<NAME>`` (a deployment's env)."""
 
     model_config = ConfigDict(extra="forbid")

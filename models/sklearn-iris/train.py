@@ -7,9 +7,9 @@ import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from wrappers.builder import build_manifest
+from modelrepo.modeldir.builder import build_manifest
 from wrappers.contract import TensorSpec
-from wrappers.formats import SKOPS_FILE, save_skops
+from wrappers.core.formats import SKOPS_FILE, save_skops
 
 SEED = 0
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
-from wrappers.builder import build_manifest
+from modelrepo.modeldir.builder import build_manifest
 from wrappers.contract import TensorSpec
 
 SEED = 0

@@ -16,9 +16,9 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from wrappers.builder import build_manifest
+from modelrepo.modeldir.builder import build_manifest
 from wrappers.contract import TensorSpec
-from wrappers.formats import SAFETENSORS_FILE, save_safetensors
+from wrappers.core.formats import SAFETENSORS_FILE, save_safetensors
 
 SEED = 0
 FEATURES = [f"x{i}" for i in range(10)]

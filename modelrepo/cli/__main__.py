@@ -1,0 +1,5 @@
+"""`python -m modelrepo.cli`: the modelrepo command."""
+
+from modelrepo.cli import main
+
+main()

@@ -1,0 +1,488 @@
+"""The life cycle every served model shares; framework classes only load and call their model."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from flask import Blueprint
+from packaging.version import Version
+
+from wrappers import codecs
+from wrappers.codecs.numpy import to_wire
+from wrappers.contract import Spec, TensorSpec
+from wrappers.core.batching import MicroBatcher
+from wrappers.core.budget import Budget
+from wrappers.core.manifest import MANIFEST_FILE, Manifest, artifacts_under, python_version
+from wrappers.core.signing import verified_source
+from wrappers.errors import (
+    InvalidInput,
+    ManifestError,
+    ModelFailure,
+    ModelLoadError,
+    ModelNotReady,
+)
+from wrappers.protocols.envelope import check_feedback, check_message, check_proto
+from wrappers.protocols.seldon import Request, answer_data, read_request
+from wrappers.server import drain
+from wrappers.server.rest import error_blueprint
+from wrappers.server.v2_rest import v2_blueprint
+from wrappers.settings import Settings
+
+if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
+    from seldon_core.proto import prediction_pb2
+
+logger = logging.getLogger(__name__)
+
+#: a model call: checked inputs by name in, outputs by name out
+Outputs = dict[str, np.ndarray]
+#: the histogram of model call durations (a Seldon TIMER: milliseconds in, seconds exposed)
+LATENCY_METRIC = "modelrepo_model_latency_seconds"
+
+
+@dataclass(frozen=True)
+class VersionDifference:
+    """How the installed framework differs from the one the artifact was saved with."""
+
+    recorded: str
+    installed: str
+    #: the major or minor release differs (not just the patch)
+    breaking: bool
+    message: str
+
+
+class ServedModel(ABC):
+    """A Seldon Core 1.x user class backed by a model directory with a ``manifest.json``.
+
+    ``__init__`` runs once before gunicorn forks, so it only reads the manifest. ``load()`` runs
+    in every worker after the fork: it verifies the artifact, loads it and replays the golden
+    pairs; until that succeeds the worker answers 503 instead of guessing.
+    """
+
+    framework: ClassVar[str]
+    #: the package a user installs to get the framework (pinned in requirements.txt)
+    distribution: ClassVar[str]
+    #: the module whose ``__version__`` counts when ``distribution`` is not installed
+    module: ClassVar[str]
+    #: other packages loading the artifact needs, pinned at their installed versions
+    companions: ClassVar[tuple[str, ...]] = ()
+    #: refuse (not just warn about) a major/minor version change of the framework
+    strict_version: ClassVar[bool] = False
+    #: where a ``MyModel`` subclass keeps its directory; else the parameter, env or cwd
+    default_model_dir: ClassVar[Path | None] = None
+
+    def __init__(self, **parameters: Any) -> None:
+        self.settings = Settings.resolve(parameters)
+        directory = self.settings.model_dir or self.default_model_dir or Path.cwd()
+        self.model_dir = Path(directory).resolve()
+        #: where ``_load`` reads the artifact: a verified private copy while a signature holds
+        self.source = self.model_dir
+        self.verified = (self.model_dir / MANIFEST_FILE).is_file()
+        if self.verified:
+            self.manifest = Manifest.read(self.model_dir)
+        elif self.settings.allow_unverified:
+            self.manifest = self.unverified_manifest()
+            logger.warning(
+                "serving %s UNVERIFIED: no %s, so no artifact hash, framework version or "
+                "golden-pair check; the schema was read from the artifact (allow_unverified)",
+                self.model_dir,
+                MANIFEST_FILE,
+            )
+        else:
+            raise ManifestError(
+                f"no {MANIFEST_FILE} in {self.model_dir}: refusing to load an artifact that "
+                f"nothing vouches for (the manifest records its sha256, framework version and "
+                f"golden answers). Add a manifest "
+                f"(each model's train.py writes one) or, to serve it anyway, set the parameter "
+                f"allow_unverified=true or MODELREPO_ALLOW_UNVERIFIED=1"
+            )
+        if self.manifest.framework != self.framework:
+            raise ManifestError(
+                f"{self.model_dir} holds a {self.manifest.framework} model, "
+                f"not a {self.framework} one"
+            )
+        self.ready = False
+        self.problem = "model not loaded yet"
+        self._last = threading.local()
+        self.budget = Budget.for_machine(workers=int(os.environ.get("GUNICORN_WORKERS", 1)))
+        self._run: Callable[[dict[str, Any]], Outputs] = self._predict
+        #: gathers concurrent single-matrix requests into one model call (set in ``load``)
+        self.batcher: MicroBatcher | None = None
+
+    # ---- what a framework class provides ---------------------------------------------------
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Loads the verified artifact from ``self.model_dir``."""
+
+    @abstractmethod
+    def _predict(self, inputs: dict[str, Any]) -> Outputs:
+        """Runs the model on checked inputs; returns every served output by name."""
+
+    def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
+        """The outputs the golden pairs were recorded for (the manifest's outputs)."""
+        return self._predict(inputs)
+
+    def unverified_manifest(self) -> Manifest:
+        """Describes a directory without manifest.json from its artifact (``allow_unverified``).
+
+        Frameworks whose input schema cannot be read from the artifact refuse.
+        """
+        raise ManifestError(
+            f"a {self.framework} model directory cannot be served without {MANIFEST_FILE}, "
+            f"even with allow_unverified: its artifact does not record what it needs "
+            f"(for torch, the architecture and the input contract)"
+        )
+
+    def _describe_unverified(
+        self,
+        artifact: str,
+        inputs: list[Spec],
+        outputs: list[TensorSpec],
+        version: str = "1",
+        **options: Any,
+    ) -> Manifest:
+        """A manifest made at startup: hashes let workers load the very bytes inspected here."""
+        return Manifest(
+            name=self.model_dir.name,
+            version=version,
+            description=f"UNVERIFIED: {self.model_dir} has no {MANIFEST_FILE}",
+            framework=self.framework,  # type: ignore[arg-type]
+            framework_version=self.installed_version(),
+            python_version=python_version(),
+            artifacts=artifacts_under(self.model_dir, artifact),
+            inputs=inputs,
+            outputs=outputs,
+            options=options,
+        )
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        """The outputs this deployment answers with (a setting may pick other ones)."""
+        return self.manifest.outputs
+
+    # ---- Seldon hooks ----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Verifies and loads the artifact in this worker, then replays the golden pairs."""
+        name = self.manifest.name
+        started = time.perf_counter()
+        try:
+            with verified_source(self.model_dir, self.settings) as self.source:
+                self._verify_artifacts()
+                self._check_framework_version()
+                self.budget.limit_native_threads()
+                self._load()
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # any framework error becomes one clear load failure
+            raise ModelLoadError(f"{name}: cannot load {self.model_dir}: {exc}") from exc
+        mismatch = self._golden_mismatch() if self.settings.verify_golden else None
+        self.ready, self.problem = mismatch is None, mismatch or ""
+        # batches form across a worker's threads; created here as its lock must not cross a fork
+        matrix, outputs = self.manifest.matrix, self.outputs
+        if (
+            matrix is not None
+            and len(outputs) == 1
+            and self.settings.microbatch_rows > 1
+            and self.budget.threads > 1
+        ):
+            wait = self.settings.microbatch_wait_ms / 1000
+            name, output = matrix.name, outputs[0].name
+            batcher = self.batcher = MicroBatcher(
+                lambda rows: self._predict({name: rows})[output],
+                self.settings.microbatch_rows,
+                wait,
+            )
+            self._run = lambda inputs: {output: batcher(inputs[name])}
+        if mismatch:
+            logger.error("%s is NOT ready: %s", name, mismatch)
+        elif not self.verified:
+            logger.warning("%s is serving UNVERIFIED in pid %d", name, os.getpid())
+        else:
+            logger.info(
+                "%s %s ready in pid %d after %.2fs",
+                name,
+                self.manifest.version,
+                os.getpid(),
+                time.perf_counter() - started,
+            )
+
+    @cached_property
+    def model_error_handler(self) -> Blueprint:
+        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors,
+        and the V2 protocol's endpoints under /v2."""
+        blueprint = error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+        blueprint.register_blueprint(v2_blueprint(self))
+        return blueprint
+
+    def predict_raw(self, request: Any) -> Any:
+        """Answers REST and gRPC messages from the contract: envelope, codecs, checks, model.
+
+        Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``).
+        With ``fast_json`` off, a single-matrix model's requests continue, after the envelope
+        check, with Seldon's own conversion and ``predict`` (``SeldonNotImplementedError`` is
+        the signal); any other contract has no equivalent there.
+        """
+        from seldon_core.proto.prediction_pb2 import SeldonMessage
+        from seldon_core.user_model import SeldonNotImplementedError
+
+        generic = not self.settings.fast_json and self.manifest.matrix is not None
+        if isinstance(request, SeldonMessage):
+            check_proto(request)
+            if generic:
+                raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+            from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
+
+            return json_to_seldon_message(self._answer(seldon_message_to_json(request)))
+        ndarray = check_message(request)
+        if generic or not isinstance(request, dict):
+            raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
+        return self._answer(request, ndarray)
+
+    def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
+        """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
+        from seldon_core.user_model import SeldonNotImplementedError
+
+        check_feedback(feedback)
+        raise SeldonNotImplementedError("continue with Seldon's default feedback handling")
+
+    def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> Any:
+        """The Python and Seldon-generic entry: one input's value, or values by input name.
+
+        Returns the output as an array when the model answers with one output, else a dict of
+        output name -> array. Raises ``InvalidInput`` (400) for a request that does not fit
+        the contract, ``ModelNotReady`` (503) before a successful self-check, ``ModelFailure``
+        (500) when the model itself raises.
+        """
+        inputs = self.manifest.inputs
+        if isinstance(X, dict) and (len(inputs) > 1 or set(X) == {inputs[0].name}):
+            request = Request(dict(X))
+        else:
+            request = Request({inputs[0].name: X}, {inputs[0].name: features_names})
+        outputs = {name: self._encode(value) for name, value in self.infer(request).items()}
+        if len(self.outputs) == 1:
+            return outputs[self.outputs[0].name]
+        return outputs
+
+    def infer(self, request: Request) -> Outputs:
+        """Decodes and checks the request's inputs, then runs the model on them."""
+        if not self.ready:
+            raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
+        checked = codecs.read_inputs(
+            self.manifest.inputs, request.values, request.names, self.settings.max_batch_rows
+        )
+        started = time.perf_counter()
+        try:
+            outputs = self._run(checked)
+        except InvalidInput:  # a framework's own input check, said in the model's terms
+            raise
+        except Exception as exc:
+            shapes = {k: list(np.shape(v)) for k, v in checked.items()}
+            raise ModelFailure(
+                f"model {self.manifest.name} failed on valid inputs of shape {shapes}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._last.rows = codecs.rows_of(next(iter(checked.values())))
+        self._last.millis = (time.perf_counter() - started) * 1000
+        return outputs
+
+    def _answer(self, message: dict[str, Any], ndarray: np.ndarray | None = None) -> dict:
+        """The whole Seldon answer: outputs, names, tags, this request's metrics."""
+        from seldon_core.utils import get_request_path
+
+        request = read_request(message, self.manifest.inputs, ndarray)
+        outputs = self.infer(request)
+        for value in outputs.values():
+            self._count_nonfinite(value)  # answer_data sends them as null
+        meta = message.get("meta") or {}
+        answer_meta: dict[str, Any] = {"tags": {**meta.get("tags", {}), **self.tags()}}
+        for key, value in (
+            ("metrics", self.metrics()),
+            ("puid", meta.get("puid")),
+            ("requestPath", {**get_request_path(), **meta.get("requestPath", {})}),
+        ):
+            if value:
+                answer_meta[key] = value
+        return {**answer_data(outputs, self.outputs, request.kind), "meta": answer_meta}
+
+    def _encode(self, output: Any) -> np.ndarray:
+        """An output as it goes on the wire (``codecs.numpy.to_wire``), non-finite ones counted."""
+        self._count_nonfinite(output)
+        return to_wire(np.asarray(output))
+
+    def _count_nonfinite(self, output: Any) -> None:
+        """NaN and Infinity have no JSON token: each is sent as null and counted."""
+        output = np.asarray(output)
+        if output.dtype.kind != "f":
+            return
+        bad = int(output.size - np.count_nonzero(np.isfinite(output)))
+        if bad:
+            logger.warning(
+                "%s produced %d NaN/Infinity outputs; they are sent as null",
+                self.manifest.name,
+                bad,
+            )
+            self._last.nonfinite = getattr(self._last, "nonfinite", 0) + bad
+
+    def init_metadata(self) -> dict[str, Any]:
+        """Seldon's metadata: a single matrix as ``ndarray`` with names and shape, every
+        other spec as ``jsonData`` with the spec itself as its schema."""
+        m = self.manifest
+        return {
+            "name": m.name,
+            "versions": [m.version],
+            "platform": f"{m.framework}-{m.framework_version}",
+            "inputs": [_metadata(s, m.matrix is not None) for s in m.inputs],
+            "outputs": [_metadata(s, len(self.outputs) == 1) for s in self.outputs],
+            "custom": {
+                "python_version": m.python_version,
+                "description": m.description,
+                "verified": str(self.verified).lower(),
+            },
+        }
+
+    def class_names(self) -> list[str]:
+        """The single output's column names (a classifier's classes)."""
+        return self.outputs[0].columns if len(self.outputs) == 1 else []
+
+    def tags(self) -> dict[str, str]:
+        return {"model_name": self.manifest.name, "model_version": self.manifest.version}
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Per-request metrics of this thread's last prediction, reported once.
+
+        The model's latency is a TIMER, exposed as the histogram
+        ``modelrepo_model_latency_seconds``; ``wrappers.server.metrics`` keeps merging it cheap
+        (one bucket incremented in the worker, copied to Seldon's metrics process in the
+        background).
+        """
+        rows = getattr(self._last, "rows", None)
+        nonfinite = getattr(self._last, "nonfinite", 0)
+        self._last.rows, self._last.nonfinite = None, 0
+        if rows is None:
+            return []
+        metrics = [
+            {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
+            {"type": "TIMER", "key": LATENCY_METRIC, "value": self._last.millis},
+        ]
+        if nonfinite:
+            metrics.append(
+                {"type": "COUNTER", "key": "modelrepo_nonfinite_outputs", "value": nonfinite}
+            )
+        return metrics
+
+    def unready_reason(self) -> str | None:
+        """Why readiness probes should fail now (not loaded, self-check failed, draining)."""
+        if drain.draining():
+            return f"{self.manifest.name} is draining: the server is stopping"
+        if not self.ready:
+            return f"{self.manifest.name} is not ready: {self.problem}"
+        return None
+
+    def health_status(self) -> dict[str, str]:
+        if reason := self.unready_reason():
+            raise ModelNotReady(reason)
+        return {"status": "ready", "model": self.manifest.name, "version": self.manifest.version}
+
+    # ---- verification ------------------------------------------------------------------------
+
+    def _verify_artifacts(self) -> None:
+        copied = self.source != self.model_dir  # a verified copy of the signed directory
+        if copied and self.verified and Manifest.read(self.source) != self.manifest:
+            raise ModelLoadError(f"the signed {MANIFEST_FILE} is not the one this process read")
+        problems = self.manifest.artifact_mismatches(self.source)
+        if problems:
+            joined = "; ".join(problems)
+            raise ModelLoadError(f"{self.manifest.name}: refusing unverified artifacts: {joined}")
+
+    @classmethod
+    def installed_version(cls) -> str:
+        """The version of the framework this process would load the artifact with.
+
+        Read from the package metadata, so asking does not import TensorFlow or torch.
+        """
+        try:
+            return metadata.version(cls.distribution)
+        except metadata.PackageNotFoundError:
+            return str(importlib.import_module(cls.module).__version__)
+
+    def version_difference(self) -> VersionDifference | None:
+        """None when the installed framework is the release the artifact was saved with."""
+        recorded = Version(self.manifest.framework_version)
+        wanted = f"{self.distribution}=={recorded.public}"
+        try:
+            installed = Version(self.installed_version())
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"{self.manifest.name} needs {self.distribution}, which is not installed; "
+                f"install {wanted}"
+            ) from exc
+        if recorded.public == installed.public:
+            return None
+        saved = f"{self.manifest.name} was saved with {self.distribution} {recorded}"
+        breaking = recorded.release[:2] != installed.release[:2]
+        if breaking:
+            message = f"{saved}, but {installed} is installed; install {wanted}"
+        else:
+            message = (
+                f"{saved}; {installed} is installed (patch difference; install {wanted} to "
+                "match exactly)"
+            )
+        return VersionDifference(str(recorded), str(installed), breaking, message)
+
+    def _check_framework_version(self) -> None:
+        difference = self.version_difference()
+        if difference is None:
+            return
+        if difference.breaking and self.strict_version:
+            raise ModelLoadError(difference.message)
+        logger.warning(difference.message)
+
+    def _golden_mismatch(self) -> str | None:
+        """Replays each golden pair through the request path's decoding and checks."""
+        m, tol = self.manifest, self.manifest.tolerance
+        for i, pair in enumerate(m.golden):
+            try:
+                checked = codecs.read_inputs(m.inputs, pair.input)
+            except InvalidInput as exc:
+                return f"golden pair {i}: its input does not fit the contract: {exc}"
+            try:
+                outputs = self._reference_predict(checked)
+            except Exception as exc:  # the model cannot answer its own recorded request
+                return f"golden pair {i}: the model raised {type(exc).__name__}: {exc}"
+            for spec in m.outputs:
+                actual = to_wire(np.asarray(outputs[spec.name]))
+                expected = np.asarray(pair.output[spec.name], dtype=actual.dtype)
+                if actual.shape != expected.shape:
+                    return (
+                        f"golden pair {i}: {spec.name} has shape {actual.shape}, "
+                        f"expected {expected.shape}"
+                    )
+                if actual.dtype.kind in "fc":
+                    equal = np.allclose(actual, expected, rtol=tol, atol=tol)
+                else:
+                    equal = np.array_equal(actual, expected)
+                if not equal:
+                    return (
+                        f"golden pair {i}: {spec.name} {actual.tolist()} differs from "
+                        f"{pair.output[spec.name]}"
+                    )
+        return None
+
+
+def _metadata(spec: Spec, as_ndarray: bool) -> dict[str, Any]:
+    if as_ndarray and isinstance(spec, TensorSpec):
+        return {"messagetype": "ndarray", "schema": {"names": spec.columns, "shape": spec.shape}}
+    return {"messagetype": "jsonData", "schema": spec.model_dump()}
