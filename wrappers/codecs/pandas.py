@@ -30,7 +30,9 @@ def decode(spec: TableSpec, value: Any, names: Sequence[str] | None = None) -> p
             f"rows with names, got {type(value).__name__}"
         )
     if value and all(isinstance(r, dict) for r in value):
-        return pd.DataFrame.from_records(value).astype(object)
+        # objects throughout: pandas' inference would cast each column (an int beyond float64
+        # raises), and the column's own check decides what a value may be
+        return pd.DataFrame(value, dtype=object)
     if not all(isinstance(r, list) for r in value):
         raise InvalidInput(
             f"{spec.name}: expected every row to be a record (object) or a list of values"
