@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wrappers.contract.table import TableSpec
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,10 +42,10 @@ def decode(spec: TableSpec, value: Any, names: Sequence[str] | None = None) -> p
     if ragged is not None:
         raise InvalidInput(
             f"{spec.name}: row {ragged} has {len(value[ragged])} values for the "
-            f"{len(columns)} columns {columns}"
+            f"{len(columns)} columns {excerpt(columns)}"
         )
     if len(set(columns)) != len(columns):
-        raise InvalidInput(f"{spec.name}: column names repeat: {columns}")
+        raise InvalidInput(f"{spec.name}: column names repeat: {excerpt(columns)}")
     return pd.DataFrame(value, columns=columns, dtype=object)
 
 

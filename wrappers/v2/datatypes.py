@@ -74,7 +74,7 @@ def numpy_dtype(datatype: str, where: str) -> np.dtype:
         return NUMPY[datatype]
     except KeyError:
         raise InvalidInput(
-            f"{where}: datatype {datatype!r} is not one of {', '.join(NUMPY)}"
+            f"{where}: datatype {excerpt(repr(datatype))} is not one of {', '.join(NUMPY)}"
         ) from None
 
 
