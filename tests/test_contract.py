@@ -91,9 +91,9 @@ def test_n_d_tensors_check_every_fixed_dimension():
 @pytest.mark.parametrize(
     ("dtype", "good", "bad", "fragment"),
     [
-        ("int8", [[1, -128]], [[1, 128]], "do not fit int8"),
+        ("int8", [[1, -128]], [[1, 128]], "int8 holds integers"),
         ("int64", [[1.0, 2.0]], [[1.5, 2]], "whole numbers"),
-        ("uint8", [[0, 255]], [[-1, 0]], "do not fit uint8"),
+        ("uint8", [[0, 255]], [[-1, 0]], "uint8 holds integers"),
         ("bool", [[True, False]], [[1, 0]], "booleans"),
         ("string", [["a", "b"]], [["a", 1]], "expected strings"),
         ("float16", [[0.5, 1]], [["a", 1]], "expected numbers (float16)"),

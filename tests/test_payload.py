@@ -41,15 +41,15 @@ BAD_MESSAGES = [
 
 
 def test_a_well_formed_message_passes():
-    check_message(GOOD)
-    check_message({"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}})
-    check_proto(json_to_seldon_message(GOOD))
+    check_message(GOOD, 10_000)
+    check_message({"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}}, 10_000)
+    check_proto(json_to_seldon_message(GOOD), 10_000)
 
 
 @pytest.mark.parametrize(("message", "fragment"), BAD_MESSAGES)
 def test_malformed_messages_are_refused_with_the_reason(message, fragment):
     with pytest.raises(InvalidInput) as caught:
-        check_message(message)
+        check_message(message, 10_000)
     assert fragment in caught.value.message
     assert caught.value.to_dict()["status"] == {
         "status": 1,
@@ -70,7 +70,7 @@ def test_malformed_messages_are_refused_with_the_reason(message, fragment):
 )
 def test_malformed_grpc_messages_are_refused(message, fragment):
     with pytest.raises(InvalidInput, match=fragment):
-        check_proto(json_to_seldon_message(message))
+        check_proto(json_to_seldon_message(message), 10_000)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 import grpc
 import pytest
 
-from wrappers.server.patches import address, grpc_status, rehost
+from wrappers.errors import grpc_status
+from wrappers.server.patches import address, rehost
 
 
 @pytest.mark.parametrize(
@@ -19,10 +20,13 @@ def test_seldons_hard_coded_host_is_replaced_and_its_port_kept(host, expected):
     ("http_status", "code"),
     [
         (400, grpc.StatusCode.INVALID_ARGUMENT),
-        (404, grpc.StatusCode.UNIMPLEMENTED),
+        (404, grpc.StatusCode.NOT_FOUND),
+        (413, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (422, grpc.StatusCode.INVALID_ARGUMENT),
         (503, grpc.StatusCode.UNAVAILABLE),
         (500, grpc.StatusCode.INTERNAL),
+        (502, grpc.StatusCode.INTERNAL),
     ],
 )
-def test_seldon_errors_map_to_grpc_status_codes(http_status, code):
+def test_errors_map_to_one_grpc_status_code_for_both_grpc_services(http_status, code):
     assert grpc_status(http_status) == code

@@ -244,13 +244,13 @@ def test_grpc_request_with_raw_contents_and_parameters():
     given = request.inputs.add(name="input", datatype="FP16", shape=[1, 2])
     request.raw_input_contents.append(np.array([0.5, 2], dtype="<f2").tobytes())
     request.outputs.add(name="out")
-    read_back = read_request(request)
+    read_back = read_request(request, 10_000)
     assert (read_back.model_version, read_back.id, read_back.outputs) == ("2", "r1", ["out"])
     assert read_back.content_type == "np"
     assert read_back.inputs[0].array.dtype == np.float16
     given.contents.fp32_contents.append(1.0)
     with pytest.raises(InvalidInput, match="contents and raw_input_contents together"):
-        read_request(request)
+        read_request(request, 10_000)
 
 
 # ---- REST on Seldon's app ---------------------------------------------------------------------

@@ -5,9 +5,66 @@ handler and the wrappers' blueprint answer them in Seldon's error shape
 ``{"status": {"status": 1, "info": ..., "code": <HTTP status>, "reason": ...}}``.
 """
 
-from typing import Any, ClassVar
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar, NoReturn, TypeVar
 
+import grpc
 from seldon_core.flask_utils import SeldonMicroserviceException
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: the most characters of a request an error message quotes
+EXCERPT_CHARS = 80
+#: the most characters an error message has (a gRPC status travels in its trailers)
+MESSAGE_CHARS = 2000
+#: the gRPC status of each HTTP status the wrappers answer with (other 4xx: INVALID_ARGUMENT)
+GRPC_STATUS: dict[int, grpc.StatusCode] = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    408: grpc.StatusCode.DEADLINE_EXCEEDED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    500: grpc.StatusCode.INTERNAL,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` as a message quotes it (a string as is, anything else as its repr), cut to
+    ``limit`` characters: a refusal must not grow with the request it refuses."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def grpc_status(http_status: int) -> grpc.StatusCode:
+    """The gRPC status code of an error's HTTP status."""
+    if http_status in GRPC_STATUS:
+        return GRPC_STATUS[http_status]
+    return grpc.StatusCode.INTERNAL if http_status >= 500 else grpc.StatusCode.INVALID_ARGUMENT
+
+
+def abort_grpc(context: grpc.ServicerContext, error: SeldonMicroserviceException) -> NoReturn:
+    """Ends a gRPC call with the error's status code and its (bounded) message."""
+    context.abort(grpc_status(error.status_code), excerpt(str(error.message), MESSAGE_CHARS))
+    raise AssertionError("context.abort returns only by raising")
+
+
+def answer_grpc(context: grpc.ServicerContext, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, its refusals given their status code; anything else unexpected is
+    logged and answered INTERNAL, so that no error reaches the client as UNKNOWN."""
+    try:
+        return call(*args)
+    except SeldonMicroserviceException as error:
+        abort_grpc(context, error)
+    except Exception as exc:
+        logger.exception("gRPC %s failed", getattr(call, "__name__", call))
+        message = excerpt(f"internal error: {type(exc).__name__}: {exc}", MESSAGE_CHARS)
+        context.abort(grpc.StatusCode.INTERNAL, message)
+        raise AssertionError("context.abort returns only by raising") from exc
 
 
 class ServingError(SeldonMicroserviceException):
@@ -17,6 +74,7 @@ class ServingError(SeldonMicroserviceException):
     reason: ClassVar[str] = "MICROSERVICE_INTERNAL_ERROR"
 
     def __init__(self, message: str) -> None:
+        message = excerpt(message, MESSAGE_CHARS)
         super().__init__(message, status_code=self.status_code, reason=self.reason)
 
     def __str__(self) -> str:

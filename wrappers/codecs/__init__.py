@@ -12,7 +12,7 @@ from typing import Any
 
 from wrappers.codecs import numpy, pandas, string
 from wrappers.contract import Spec, TensorSpec
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
 
 REGISTRY: dict[str, ModuleType] = {"tensor": numpy, "table": pandas, "text": string}
 
@@ -40,7 +40,9 @@ def read_inputs(
     missing = [n for n in declared if n not in values]
     extra = [n for n in values if n not in declared]
     if missing or extra:
-        raise InvalidInput(f"expected the inputs {declared}: missing {missing}, unexpected {extra}")
+        raise InvalidInput(
+            f"expected the inputs {declared}: missing {missing}, unexpected {excerpt(extra)}"
+        )
     names = names or {}
     checked: dict[str, Any] = {}
     sizes: dict[str, int] = {}

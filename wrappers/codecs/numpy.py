@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from wrappers.contract.tensor import TensorSpec
 from wrappers.errors import InvalidInput
+from wrappers.limits import check_shape
 
 
 def rectangular(values: object, where: str = "the batch", dtype: Any = None) -> np.ndarray:
@@ -22,11 +24,20 @@ def rectangular(values: object, where: str = "the batch", dtype: Any = None) -> 
 
 
 def from_tensor(tensor: Any, where: str = "data.tensor") -> np.ndarray:
-    """A Seldon ``{"shape": [...], "values": [...]}`` tensor as an array of that shape."""
-    try:
-        return np.asarray(tensor["values"]).reshape(tensor["shape"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"expected {where} with matching values and shape: {exc}") from exc
+    """A Seldon ``{"shape": [...], "values": [...]}`` tensor as an array of that shape.
+
+    The values are already in memory, so they bound the shape: it may declare no more.
+    """
+    values = tensor.get("values")
+    if not isinstance(values, list):
+        raise InvalidInput(f'expected {where} to be {{"shape": [...], "values": [...]}}')
+    shape = check_shape(tensor.get("shape"), f"{where}.shape", max(len(values), 1))
+    if math.prod(shape) != len(values):
+        raise InvalidInput(
+            f"{where} has {len(values)} values, but its shape {list(shape)} needs "
+            f"{math.prod(shape)}"
+        )
+    return rectangular(values, where).reshape(shape)
 
 
 def decode(spec: TensorSpec, value: Any, names: Sequence[str] | None = None) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wrappers.contract.table import TableSpec
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +30,9 @@ def decode(spec: TableSpec, value: Any, names: Sequence[str] | None = None) -> p
             f"rows with names, got {type(value).__name__}"
         )
     if value and all(isinstance(r, dict) for r in value):
-        return pd.DataFrame.from_records(value).astype(object)
+        # objects throughout: pandas' inference would cast each column (an int beyond float64
+        # raises), and the column's own check decides what a value may be
+        return pd.DataFrame(value, dtype=object)
     if not all(isinstance(r, list) for r in value):
         raise InvalidInput(
             f"{spec.name}: expected every row to be a record (object) or a list of values"
@@ -40,10 +42,10 @@ def decode(spec: TableSpec, value: Any, names: Sequence[str] | None = None) -> p
     if ragged is not None:
         raise InvalidInput(
             f"{spec.name}: row {ragged} has {len(value[ragged])} values for the "
-            f"{len(columns)} columns {columns}"
+            f"{len(columns)} columns {excerpt(columns)}"
         )
     if len(set(columns)) != len(columns):
-        raise InvalidInput(f"{spec.name}: column names repeat: {columns}")
+        raise InvalidInput(f"{spec.name}: column names repeat: {excerpt(columns)}")
     return pd.DataFrame(value, columns=columns, dtype=object)
 
 

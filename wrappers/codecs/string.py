@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 
 from wrappers.contract.text import TextSpec
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
 
 
 def decode(spec: TextSpec, value: Any, names: Sequence[str] | None = None) -> list[Any]:
     if names and list(names) != [spec.name]:
-        raise InvalidInput(f"{spec.name}: a text has one column, {spec.name!r}; got {list(names)}")
+        raise InvalidInput(
+            f"{spec.name}: a text has one column, {spec.name!r}; got {excerpt(list(names))}"
+        )
     if isinstance(value, str):
         return [value]
     if isinstance(value, np.ndarray):

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
+from wrappers.limits import check_integers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,8 +46,10 @@ class Column(BaseModel):
         bad = next((v for v in present if not test(v)), _NONE)
         if bad is not _NONE:
             raise InvalidInput(
-                f"{where}: expected {expected}, got {type(bad).__name__} {_short(bad)}"
+                f"{where}: expected {expected}, got {type(bad).__name__} {excerpt(repr(bad))}"
             )
+        if self.type == "int":  # the model was fitted on int64: a wider value would wrap
+            check_integers(present, np.dtype(np.int64), where, "an int column")
         if self.type in ("string", "category"):
             long = next(
                 (v for v in present if isinstance(v, str) and len(v) > self.max_length), None
@@ -58,7 +61,7 @@ class Column(BaseModel):
             unknown = next((v for v in present if v not in known), _NONE)
             if unknown is not _NONE:
                 raise InvalidInput(
-                    f"{where}: {_short(unknown)} is not one of the known categories "
+                    f"{where}: {excerpt(repr(unknown))} is not one of the known categories "
                     f"{self.categories}"
                 )
         return _as_dtype(self.type, values, missing)
@@ -92,7 +95,7 @@ class TableSpec(BaseModel):
         if missing or extra or len(set(got)) != len(got):
             raise InvalidInput(
                 f"{self.name}: columns do not match the model's {self.column_names}: "
-                f"missing {missing}, unexpected {extra}"
+                f"missing {missing}, unexpected {excerpt(extra)}"
                 + (", repeated names" if len(set(got)) != len(got) else "")
             )
         frame.columns = got
@@ -115,12 +118,19 @@ def _is_int(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isfinite(value) and value.is_integer()
 
 
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float64
+        return False
+
+
 def _is_float(value: object) -> bool:
     return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
 
 
 _TESTS = {
-    "float": (lambda v: _is_float(v) and math.isfinite(v), "a finite number"),
+    "float": (lambda v: _is_float(v) and _is_finite(v), "a finite number"),
     "int": (_is_int, "a whole number"),
     "bool": (lambda v: isinstance(v, bool | np.bool_), "true or false"),
     "string": (lambda v: isinstance(v, str), "a string"),
@@ -139,8 +149,3 @@ def _as_dtype(kind: ColumnType, values: list[Any], missing: list[bool]) -> np.nd
     column = np.empty(len(values), dtype=object)
     column[:] = [math.nan if m else v for v, m in zip(values, missing, strict=True)]
     return column
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

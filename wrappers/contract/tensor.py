@@ -8,7 +8,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
+from wrappers.limits import check_integers
 
 TensorDType = Literal[
     "bool",
@@ -129,18 +130,15 @@ class TensorSpec(BaseModel):
     def _integers(self, array: np.ndarray, target: np.dtype) -> np.ndarray:
         if array.dtype.kind == "f" and not (np.isfinite(array) & (array == np.round(array))).all():
             raise InvalidInput(f"{self.name}: expected whole numbers ({self.dtype})")
-        info = np.iinfo(target)
-        if array.size and (array.min() < info.min or array.max() > info.max):
-            raise InvalidInput(
-                f"{self.name}: values outside [{info.min}, {info.max}] do not fit {self.dtype}"
-            )
+        check_integers(array, target, self.name)
         return array.astype(target)
 
     def _strings(self, array: np.ndarray) -> np.ndarray:
         if array.dtype.kind == "O" and not _all(array, lambda v: isinstance(v, str)):
             bad = next(v for v in array.flat if not isinstance(v, str))
             raise InvalidInput(
-                f"{self.name}: expected strings, got a value of type {type(bad).__name__}: {bad!r}"
+                f"{self.name}: expected strings, got a value of type {type(bad).__name__}: "
+                f"{excerpt(bad)}"
             )
         if array.dtype.kind not in "OU":
             raise self._wrong_type(array, "strings")
@@ -157,14 +155,16 @@ class TensorSpec(BaseModel):
             )
             return InvalidInput(
                 f"{self.name}: expected {expected}, got a value of type {type(bad).__name__}: "
-                f"{bad!r}"
+                f"{excerpt(repr(bad))}"
             )
         found = "booleans" if array.dtype.kind == "b" else f"values of dtype {array.dtype}"
         if array.dtype.kind in "US":  # the first that is no number, not one numpy made a string
             sample = next((v for v in array.flat if not _is_float_text(v)), None)
         else:
             sample = array.ravel()[0] if array.size else None
-        return InvalidInput(f"{self.name}: expected {expected}, got {found} such as {sample!r}")
+        return InvalidInput(
+            f"{self.name}: expected {expected}, got {found} such as {excerpt(repr(sample))}"
+        )
 
     def _reorder(self, array: np.ndarray, names: list[str]) -> np.ndarray:
         if self.names is None or names == self.names:
@@ -174,7 +174,7 @@ class TensorSpec(BaseModel):
             unexpected = [n for n in names if n not in self.names]
             raise InvalidInput(
                 f"{self.name}: feature names do not match the model's: missing {missing}, "
-                f"unexpected {unexpected}"
+                f"unexpected {excerpt(unexpected)}"
             )
         return array[..., [names.index(n) for n in self.names]]
 

@@ -19,7 +19,7 @@ import numpy as np
 from flask import Blueprint
 from packaging.version import Version
 
-from wrappers import codecs
+from wrappers import codecs, limits
 from wrappers.codecs.numpy import to_wire
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.batching import MicroBatcher
@@ -167,6 +167,12 @@ class ServedModel(ABC):
             options=options,
         )
 
+    @cached_property
+    def max_elements(self) -> int:
+        """The most elements a request may declare for one input tensor (``max_batch_rows``
+        rows of the widest input): shapes over it are refused before anything is allocated."""
+        return limits.max_elements(self.manifest.inputs, self.settings.max_batch_rows)
+
     @property
     def outputs(self) -> list[TensorSpec]:
         """The outputs this deployment answers with (a setting may pick other ones)."""
@@ -240,13 +246,13 @@ class ServedModel(ABC):
 
         generic = not self.settings.fast_json and self.manifest.matrix is not None
         if isinstance(request, SeldonMessage):
-            check_proto(request)
+            check_proto(request, self.max_elements)
             if generic:
                 raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
             from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 
             return json_to_seldon_message(self._answer(seldon_message_to_json(request)))
-        ndarray = check_message(request)
+        ndarray = check_message(request, self.max_elements)
         if generic or not isinstance(request, dict):
             raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
         return self._answer(request, ndarray)
@@ -255,7 +261,7 @@ class ServedModel(ABC):
         """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
         from seldon_core.user_model import SeldonNotImplementedError
 
-        check_feedback(feedback)
+        check_feedback(feedback, self.max_elements)
         raise SeldonNotImplementedError("continue with Seldon's default feedback handling")
 
     def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> Any:

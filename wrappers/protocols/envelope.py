@@ -4,7 +4,8 @@ Seldon 1.18 turns ``data.ndarray``/``data.tensor``/``data.tftensor`` into a nump
 the model's ``predict`` runs; a ragged list, a tensor whose values do not fill its shape or a
 ``meta`` of the wrong type make that conversion raise, which Seldon answers with HTTP 500. These
 checks run first (from ``ServedModel.predict_raw``, for REST and gRPC alike) and leave the
-contents of the inputs to the codecs and the contract's checks.
+contents of the inputs to the codecs and the contract's checks. A declared shape (``tensor``,
+``tftensor``) is held to ``wrappers.limits.check_shape`` before anything converts it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from google.protobuf.json_format import MessageToDict
 
 from wrappers.codecs.numpy import rectangular
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
+from wrappers.limits import check_shape
 
 if TYPE_CHECKING:  # seldon_core.proto and .utils import TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
@@ -27,8 +29,9 @@ DATA_KINDS = ("ndarray", "tensor", "tftensor")
 EXAMPLE = '{"data": {"ndarray": [[...]]}}'
 
 
-def check_message(message: object) -> np.ndarray | None:
-    """Checks a REST request body (parsed JSON) that Seldon will hand to ``predict``.
+def check_message(message: object, max_elements: int) -> np.ndarray | None:
+    """Checks a REST request body (parsed JSON) that Seldon will hand to ``predict``; no
+    tensor may declare more than ``max_elements``.
 
     Returns ``data.ndarray`` as the array its check built, so that it is converted only once;
     ``None`` for the other kinds.
@@ -63,10 +66,11 @@ def check_message(message: object) -> np.ndarray | None:
     if kind == "tensor":
         if not isinstance(value, dict) or not isinstance(value.get("values"), list):
             raise InvalidInput('expected data.tensor to be {"shape": [...], "values": [...]}')
-        _check_tensor(value.get("shape"), len(value["values"]))
+        _check_tensor(value.get("shape"), len(value["values"]), "data", max_elements)
         return None
     from seldon_core.utils import extract_request_parts_json
 
+    _check_tftensor_shape(_readable_tftensor(lambda: _tftensor_proto(value)), "data", max_elements)
     _readable_tftensor(lambda: extract_request_parts_json({"data": {"tftensor": value}}))
     return None
 
@@ -79,25 +83,25 @@ def require_object(value: object, what: str) -> None:
         )
 
 
-def check_proto(message: prediction_pb2.SeldonMessage) -> None:
+def check_proto(message: prediction_pb2.SeldonMessage, max_elements: int) -> None:
     """Checks a gRPC ``SeldonMessage`` before Seldon converts its ``data``."""
     kind = message.WhichOneof("data_oneof")
     if kind == "data":
-        check_default_data(message.data, "data")
+        check_default_data(message.data, "data", max_elements)
     elif kind not in ("jsonData", "strData"):
         raise _wrong_kind([kind] if kind else [])
 
 
-def check_feedback(feedback: prediction_pb2.Feedback) -> None:
+def check_feedback(feedback: prediction_pb2.Feedback, max_elements: int) -> None:
     """Checks the request and truth of a ``Feedback``, the parts Seldon converts to arrays."""
     for part in ("request", "truth"):
         message = getattr(feedback, part)
         if message.WhichOneof("data_oneof") == "data":
-            check_default_data(message.data, f"{part}.data", required=False)
+            check_default_data(message.data, f"{part}.data", max_elements, required=False)
 
 
 def check_default_data(
-    data: prediction_pb2.DefaultData, where: str, *, required: bool = True
+    data: prediction_pb2.DefaultData, where: str, max_elements: int, *, required: bool = True
 ) -> None:
     kind = data.WhichOneof("data_oneof")
     if kind is None:
@@ -107,33 +111,43 @@ def check_default_data(
     if kind == "ndarray":
         rectangular(MessageToDict(data.ndarray), f"{where}.ndarray")
     elif kind == "tensor":
-        _check_tensor(list(data.tensor.shape), len(data.tensor.values), where)
+        _check_tensor(list(data.tensor.shape), len(data.tensor.values), where, max_elements)
     else:
         from seldon_core.utils import grpc_datadef_to_array
 
+        _check_tftensor_shape(data.tftensor, where, max_elements)
         _readable_tftensor(lambda: grpc_datadef_to_array(data))
 
 
-def _check_tensor(shape: Any, count: int, where: str = "data") -> None:
-    if not (
-        isinstance(shape, list)
-        and shape
-        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-    ):
+def _check_tensor(shape: Any, count: int, where: str, max_elements: int) -> None:
+    if isinstance(shape, list) and not shape:
+        raise InvalidInput(f"expected {where}.tensor.shape to be a non-empty list")
+    dims = check_shape(shape, f"{where}.tensor.shape", max_elements)
+    if math.prod(dims) != count:
         raise InvalidInput(
-            f"expected {where}.tensor.shape to be a non-empty list of non-negative integers, "
-            f"got {shape!r}"
-        )
-    if math.prod(shape) != count:
-        raise InvalidInput(
-            f"{where}.tensor has {count} values, but its shape {shape} needs {math.prod(shape)}"
+            f"{where}.tensor has {count} values, but its shape {list(dims)} needs {math.prod(dims)}"
         )
 
 
-def _readable_tftensor(read: Callable[[], object]) -> None:
+def _tftensor_proto(value: object) -> Any:
+    """A REST ``tftensor`` as TensorFlow's ``TensorProto``, as Seldon reads it."""
+    from google.protobuf import json_format
+    from tensorflow.core.framework.tensor_pb2 import TensorProto
+
+    return json_format.ParseDict(value, TensorProto(), ignore_unknown_fields=False)
+
+
+def _check_tftensor_shape(proto: Any, where: str, max_elements: int) -> None:
+    """TensorFlow fills a tftensor's whole declared shape, from a single value if need be."""
+    if proto.tensor_shape.unknown_rank:
+        raise InvalidInput(f"{where}.tftensor: the shape's rank must be known")
+    check_shape([d.size for d in proto.tensor_shape.dim], f"{where}.tftensor", max_elements)
+
+
+def _readable_tftensor(read: Callable[[], object]) -> Any:
     """A tftensor is only as valid as TensorFlow's parser says: run Seldon's conversion."""
     try:
-        read()
+        return read()
     except Exception as exc:  # any parse error of the client's tensor is the client's fault
         raise InvalidInput(f"cannot read data.tftensor: {type(exc).__name__}: {exc}") from exc
 
@@ -159,13 +173,14 @@ def _check_meta(meta: object) -> None:
 def _one_data_kind(kinds: Sequence[str], keys: Sequence[str]) -> str:
     if len(kinds) != 1:
         raise InvalidInput(
-            f"expected data to hold exactly one of {', '.join(DATA_KINDS)}, got keys {list(keys)}"
+            f"expected data to hold exactly one of {', '.join(DATA_KINDS)}, got keys "
+            f"{excerpt(list(keys))}"
         )
     return kinds[0]
 
 
 def _wrong_kind(kinds: Sequence[str]) -> InvalidInput:
-    got = f"got {', '.join(kinds)}" if kinds else "the request holds no payload"
+    got = f"got {excerpt(', '.join(kinds))}" if kinds else "the request holds no payload"
     return InvalidInput(
         f"send the inputs as data.ndarray, data.tensor, data.tftensor, jsonData or strData "
         f"(for example {EXAMPLE}); {got}"

@@ -7,7 +7,8 @@ inherit it), and leaves the rest of Seldon as it is:
   0.0.0.0; the gunicorn application classes and the gRPC worker function are swapped for ones
   that keep Seldon's ports and use the chosen host.
 * ``map_grpc_errors``: a refused gRPC request ends with UNKNOWN; the servicer is swapped for one
-  that answers Seldon's errors with INVALID_ARGUMENT, UNAVAILABLE, ... and their message.
+  that answers Seldon's errors with the status code of ``wrappers.errors.grpc_status`` and
+  their (bounded) message.
 
 ``wrappers.server.metrics`` holds the third: how workers record their custom metrics.
 """
@@ -15,10 +16,9 @@ inherit it), and leaves the rest of Seldon as it is:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-import grpc
+from wrappers.errors import answer_grpc
 
 logger = logging.getLogger(__name__)
 
@@ -67,29 +67,9 @@ def map_grpc_errors() -> None:
 
     class StatusCodes(wrapper.SeldonModelGRPC):
         def Predict(self, request: Any, context: Any) -> Any:
-            return with_status(super().Predict, request, context)
+            return answer_grpc(context, super().Predict, request, context)
 
         def SendFeedback(self, request: Any, context: Any) -> Any:
-            return with_status(super().SendFeedback, request, context)
+            return answer_grpc(context, super().SendFeedback, request, context)
 
     wrapper.SeldonModelGRPC = StatusCodes
-
-
-def with_status(call: Callable[[Any, Any], Any], request: Any, context: Any) -> Any:
-    from seldon_core.flask_utils import SeldonMicroserviceException
-
-    try:
-        return call(request, context)
-    except SeldonMicroserviceException as error:
-        context.abort(grpc_status(error.status_code), str(error.message))
-
-
-def grpc_status(http_status: int) -> grpc.StatusCode:
-    codes = {
-        404: grpc.StatusCode.UNIMPLEMENTED,
-        413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-        503: grpc.StatusCode.UNAVAILABLE,
-    }
-    if http_status in codes:
-        return codes[http_status]
-    return grpc.StatusCode.INTERNAL if http_status >= 500 else grpc.StatusCode.INVALID_ARGUMENT

@@ -19,7 +19,7 @@ from flask.blueprints import BlueprintSetupState
 from seldon_core.flask_utils import SeldonMicroserviceException, get_request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body
+from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body, excerpt
 from wrappers.protocols.envelope import EXAMPLE, require_object
 
 PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
@@ -112,9 +112,8 @@ def why_no_json() -> str:
             f"application/json, or as a form field or query parameter named json"
         )
     if not request.is_json:
-        return (
-            f"expected Content-Type application/json for a JSON body, got {request.content_type!r}"
-        )
+        given = excerpt(repr(request.content_type))
+        return f"expected Content-Type application/json for a JSON body, got {given}"
     try:
         json.loads(body)
     except (ValueError, RecursionError) as exc:

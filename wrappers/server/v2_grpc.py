@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, answer_grpc, excerpt
+from wrappers.limits import check_shape
 from wrappers.protocols.v2 import dataplane
 from wrappers.protocols.v2 import open_inference_pb2 as pb
 from wrappers.protocols.v2 import open_inference_pb2_grpc as pb_grpc
@@ -46,16 +47,6 @@ def serve_on_seldon_grpc() -> None:
     wrapper.get_grpc_server = with_v2
 
 
-def grpc_status(http_status: int) -> grpc.StatusCode:
-    codes = {
-        400: grpc.StatusCode.INVALID_ARGUMENT,
-        404: grpc.StatusCode.NOT_FOUND,
-        413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-        503: grpc.StatusCode.UNAVAILABLE,
-    }
-    return codes.get(http_status, grpc.StatusCode.INTERNAL)
-
-
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, model: ServedModel, seldon_metrics: Any = None) -> None:
         self.model = model
@@ -69,7 +60,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ServerReadyResponse(ready=self.model.unready_reason() is None)
 
     def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> pb.ModelReadyResponse:
-        self._answer(context, dataplane.check_model, self.model, request.name, request.version)
+        answer_grpc(context, dataplane.check_model, self.model, request.name, request.version)
         return pb.ModelReadyResponse(ready=self.model.unready_reason() is None)
 
     def ServerMetadata(
@@ -80,7 +71,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: Any
     ) -> pb.ModelMetadataResponse:
-        self._answer(context, dataplane.check_model, self.model, request.name, request.version)
+        answer_grpc(context, dataplane.check_model, self.model, request.name, request.version)
         described = dataplane.model_metadata(self.model)
         tensor = pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
@@ -94,7 +85,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         )  # fmt: skip
 
     def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
-        answer = self._answer(context, self._infer, request)
+        return answer_grpc(context, self._infer, request)
+
+    def _infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+        answer = dataplane.infer(self.model, read_request(request, self.model.max_elements))
         raw = bool(request.raw_input_contents) or any(
             t.datatype not in CONTENTS_FIELD for t in answer.outputs
         )
@@ -112,20 +106,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 to_contents(tensor.datatype, tensor.array, output.contents)
         return response
 
-    def _infer(self, request: pb.ModelInferRequest) -> dataplane.InferResponse:
-        return dataplane.infer(self.model, read_request(request))
 
-    @staticmethod
-    def _answer(context: Any, call: Any, *args: Any) -> Any:
-        from seldon_core.flask_utils import SeldonMicroserviceException
-
-        try:
-            return call(*args)
-        except SeldonMicroserviceException as error:
-            context.abort(grpc_status(error.status_code), str(error.message))
-
-
-def read_request(request: pb.ModelInferRequest) -> dataplane.InferRequest:
+def read_request(request: pb.ModelInferRequest, max_elements: int) -> dataplane.InferRequest:
+    """The request's tensors as arrays; no tensor may declare more than ``max_elements``."""
     raw = list(request.raw_input_contents)
     if raw and len(raw) != len(request.inputs):
         raise InvalidInput(
@@ -133,12 +116,14 @@ def read_request(request: pb.ModelInferRequest) -> dataplane.InferRequest:
         )
     inputs = []
     for i, given in enumerate(request.inputs):
+        where = excerpt(given.name)
         if raw and given.contents.ListFields():  # an empty contents message is no contents
-            raise InvalidInput(f"{given.name}: contents and raw_input_contents together")
+            raise InvalidInput(f"{where}: contents and raw_input_contents together")
+        shape = check_shape(list(given.shape), where, max_elements)
         if raw:
-            array = from_raw(given.datatype, given.shape, raw[i], given.name)
+            array = from_raw(given.datatype, shape, raw[i], where)
         else:
-            array = from_contents(given.datatype, given.shape, given.contents, given.name)
+            array = from_contents(given.datatype, shape, given.contents, where)
         inputs.append(
             dataplane.Tensor(given.name, given.datatype, array, _content_type(given.parameters))
         )

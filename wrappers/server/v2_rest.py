@@ -17,7 +17,8 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from werkzeug.exceptions import HTTPException
 
 from wrappers.codecs.numpy import to_wire
-from wrappers.errors import InvalidInput, ModelNotReady
+from wrappers.errors import MESSAGE_CHARS, InvalidInput, ModelNotReady, excerpt
+from wrappers.limits import check_shape
 from wrappers.protocols.v2 import dataplane
 from wrappers.protocols.v2.datatypes import from_elements
 
@@ -91,12 +92,12 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
     @blueprint.post("/models/<name>/versions/<version>/infer")
     def infer(name: str, version: str | None = None) -> Response:
         dataplane.check_model(model, name, version)
-        answer = dataplane.infer(model, read_request(name, version))
+        answer = dataplane.infer(model, read_request(name, version, model.max_elements))
         return jsonify(write_response(answer))
 
     @blueprint.errorhandler(SeldonMicroserviceException)
     def serving_error(error: SeldonMicroserviceException) -> tuple[Response, int]:
-        return jsonify({"error": str(error.message)}), error.status_code
+        return jsonify({"error": excerpt(str(error.message), MESSAGE_CHARS)}), error.status_code
 
     @blueprint.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
@@ -105,7 +106,8 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
     @blueprint.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response, int]:
         logger.exception("V2 %s %s failed", request.method, request.path)
-        return jsonify({"error": f"internal error: {type(error).__name__}: {error}"}), 500
+        message = excerpt(f"internal error: {type(error).__name__}: {error}", MESSAGE_CHARS)
+        return jsonify({"error": message}), 500
 
     @blueprint.before_app_request
     def unknown_v2_path() -> tuple[Response, int] | None:
@@ -147,8 +149,9 @@ def _require_ready(model: ServedModel) -> None:
         raise ModelNotReady(reason)
 
 
-def read_request(name: str, version: str | None) -> dataplane.InferRequest:
-    """The JSON body as a V2 request, its tensors decoded to arrays."""
+def read_request(name: str, version: str | None, max_elements: int) -> dataplane.InferRequest:
+    """The JSON body as a V2 request, its tensors decoded to arrays; no tensor may declare
+    more than ``max_elements``."""
     data = request.get_data(cache=False)
     if not data:
         raise InvalidInput('the request has no body: send a V2 inference request {"inputs": [...]}')
@@ -165,12 +168,14 @@ def read_request(name: str, version: str | None) -> dataplane.InferRequest:
         raise InvalidInput(f"not a V2 inference request: {problems}") from None
     inputs = []
     for given in parsed.inputs:
+        where = excerpt(given.name)
         parameters = given.parameters or Parameters()
         if parameters.binary_data_size is not None:
             raise InvalidInput(
-                f"{given.name}: binary tensor data is not served; send the elements as JSON data"
+                f"{where}: binary tensor data is not served; send the elements as JSON data"
             )
-        array = from_elements(given.datatype, given.shape, given.data, given.name, nullable=True)
+        shape = check_shape(given.shape, where, max_elements)
+        array = from_elements(given.datatype, shape, given.data, where, nullable=True)
         inputs.append(dataplane.Tensor(given.name, given.datatype, array, parameters.content_type))
     return dataplane.InferRequest(
         model_name=name,

@@ -18,7 +18,7 @@ import numpy as np
 
 from wrappers.contract import Spec, TableSpec, TensorSpec, TextSpec
 from wrappers.contract.table import Column
-from wrappers.errors import InvalidInput, ModelNotFound
+from wrappers.errors import InvalidInput, ModelNotFound, excerpt
 from wrappers.protocols.seldon import Request
 from wrappers.protocols.v2.datatypes import NUMPY, OF_COLUMN, OF_CONTRACT, to_text
 
@@ -64,10 +64,12 @@ def check_model(model: ServedModel, name: str, version: str | None = None) -> No
     """404 unless ``name`` (and ``version``, when given) is the model this server serves."""
     served = model.manifest
     if name != served.name:
-        raise ModelNotFound(f"unknown model {name!r}: this server serves {served.name!r}")
+        raise ModelNotFound(
+            f"unknown model {excerpt(repr(name))}: this server serves {served.name!r}"
+        )
     if version and version != served.version:
         raise ModelNotFound(
-            f"model {name!r} has no version {version!r}: this server serves version "
+            f"model {name!r} has no version {excerpt(repr(version))}: this server serves version "
             f"{served.version!r}"
         )
 
@@ -79,7 +81,7 @@ def infer(model: ServedModel, request: InferRequest) -> InferResponse:
     wanted = request.outputs or list(specs)
     unknown = [n for n in wanted if n not in specs]
     if unknown:
-        raise InvalidInput(f"unknown outputs {unknown}: this model answers {list(specs)}")
+        raise InvalidInput(f"unknown outputs {excerpt(unknown)}: this model answers {list(specs)}")
     outputs = model.infer(to_request(model.manifest.inputs, request))
     encoded = []
     for name in wanted:
@@ -104,9 +106,11 @@ def to_request(specs: list[Spec], request: InferRequest) -> Request:
     """The wire values a V2 request carries, by the model's input names."""
     content = _content_type(request.content_type, "the request")
     tensors = request.inputs
+    if not tensors:
+        raise InvalidInput(f"the request has no inputs; this model takes {[s.name for s in specs]}")
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
-        raise InvalidInput(f"input names repeat: {names}")
+        raise InvalidInput(f"input names repeat: {excerpt(names)}")
     if content == "pd":
         return _from_table(specs, tensors)
     (first, *others) = specs
@@ -128,28 +132,30 @@ def to_request(specs: list[Spec], request: InferRequest) -> Request:
 def _content_type(content: str | None, where: str) -> str | None:
     if content is not None and content not in CONTENT_TYPES:
         raise InvalidInput(
-            f"{where}: content_type {content!r} is not one of {', '.join(CONTENT_TYPES)}"
+            f"{where}: content_type {excerpt(repr(content))} is not one of "
+            f"{', '.join(CONTENT_TYPES)}"
         )
     return content
 
 
 def _value(spec: Spec, tensor: Tensor, request_content: str | None) -> Any:
-    content = _content_type(tensor.content_type, tensor.name) or request_content
+    content = _content_type(tensor.content_type, excerpt(tensor.name)) or request_content
     if content == "pd":
-        raise InvalidInput(f"{tensor.name}: content_type 'pd' is for the whole request")
+        raise InvalidInput(f"{excerpt(tensor.name)}: content_type 'pd' is for the whole request")
     takes_text = isinstance(spec, TextSpec) or (
         isinstance(spec, TensorSpec) and spec.dtype == "string"
     )
     if takes_text or content == "str":
-        return to_text(tensor.array, tensor.name)
+        return to_text(tensor.array, excerpt(tensor.name))
     return tensor.array
 
 
 def _column(tensor: Tensor) -> list[Any]:
-    array = to_text(tensor.array, tensor.name)
+    where = excerpt(tensor.name)
+    array = to_text(tensor.array, where)
     if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[1] != 1):
         raise InvalidInput(
-            f"{tensor.name}: a table column has shape [N] or [N, 1], got {list(array.shape)}"
+            f"{where}: a table column has shape [N] or [N, 1], got {list(array.shape)}"
         )
     return array.reshape(-1).tolist()
 

@@ -3,7 +3,9 @@
 A V2 tensor is a datatype, a shape and its elements, flat in row-major order: a JSON list
 (REST; nested lists are taken too), a typed ``InferTensorContents`` field or raw little-endian
 bytes (gRPC). Decoding checks only what the wire says (the element count fits the shape, the
-elements fit the datatype); the model's contract is checked afterwards by its specs.
+elements fit the datatype); the model's contract is checked afterwards by its specs. A shape
+given to a decoder was checked by ``wrappers.limits.check_shape``, so that it allocates no more
+than the model allows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from wrappers.contract import TensorDType
-from wrappers.errors import InvalidInput
+from wrappers.errors import InvalidInput, excerpt
+from wrappers.limits import check_integers
 
 #: every V2 datatype served here and the numpy dtype its elements take (BYTES: Python objects)
 NUMPY: dict[str, np.dtype] = {
@@ -71,7 +74,7 @@ def numpy_dtype(datatype: str, where: str) -> np.dtype:
         return NUMPY[datatype]
     except KeyError:
         raise InvalidInput(
-            f"{where}: datatype {datatype!r} is not one of {', '.join(NUMPY)}"
+            f"{where}: datatype {excerpt(repr(datatype))} is not one of {', '.join(NUMPY)}"
         ) from None
 
 
@@ -81,12 +84,6 @@ def of_array(array: np.ndarray) -> str:
         if array.dtype == dtype and datatype != "BYTES":
             return datatype
     return "BYTES"
-
-
-def element_count(shape: Sequence[int], where: str) -> int:
-    if any(d < 0 for d in shape):
-        raise InvalidInput(f"{where}: a shape has no negative dimensions, got {list(shape)}")
-    return math.prod(shape)
 
 
 #: the JSON element types each datatype takes (a boolean is no number here, unlike in numpy)
@@ -107,7 +104,7 @@ def from_elements(
     then of objects, and the contract's own check decides where missing values may be.
     """
     dtype = numpy_dtype(datatype, where)
-    count = element_count(shape, where)
+    count = math.prod(shape)
     try:
         elements = np.asarray(data if isinstance(data, list) else [data], dtype=object)
     except (ValueError, RecursionError) as exc:  # absurdly deep nested lists
@@ -123,17 +120,13 @@ def from_elements(
     wrong = found - allowed - ({type(None)} if nullable else set())
     if wrong:
         bad = next(e for e in flat if type(e) in wrong)
-        raise InvalidInput(f"{where}: {datatype} data holds {what}, got {_short(bad)}")
+        raise InvalidInput(f"{where}: {datatype} data holds {what}, got {excerpt(repr(bad))}")
     if missing or datatype == "BYTES":
         out = np.empty(count, dtype=object)
         out[:] = flat
         return out.reshape(shape)
-    if dtype.kind in "iu" and flat:
-        info = np.iinfo(dtype)
-        if min(flat) < info.min or max(flat) > info.max:
-            raise InvalidInput(
-                f"{where}: {datatype} data holds integers in [{info.min}, {info.max}]"
-            )
+    if dtype.kind in "iu":
+        check_integers(flat, dtype, where, f"{datatype} data")
     try:
         with np.errstate(over="ignore"):  # beyond FP16/FP32: infinite, refused by the contract
             return (
@@ -143,11 +136,6 @@ def from_elements(
             )
     except OverflowError as exc:  # an integer beyond float64
         raise InvalidInput(f"{where}: {datatype} data holds numbers in range: {exc}") from exc
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def to_text(values: np.ndarray, where: str) -> np.ndarray:
@@ -176,7 +164,7 @@ def from_contents(datatype: str, shape: Sequence[int], contents: Any, where: str
     if field is None:
         raise InvalidInput(f"{where}: {datatype} has no typed contents; send raw_input_contents")
     elements = list(getattr(contents, field))
-    count = element_count(shape, where)
+    count = math.prod(shape)
     if len(elements) != count:
         raise InvalidInput(
             f"{where}: shape {list(shape)} holds {count} elements, {field} has {len(elements)}"
@@ -185,19 +173,15 @@ def from_contents(datatype: str, shape: Sequence[int], contents: Any, where: str
         out = np.empty(count, dtype=object)
         out[:] = elements
         return out.reshape(shape)
-    if dtype.kind in "iu" and elements:
-        info = np.iinfo(dtype)  # int_contents carries INT8/INT16 in 32 bits
-        if min(elements) < info.min or max(elements) > info.max:
-            raise InvalidInput(
-                f"{where}: {datatype} data holds integers in [{info.min}, {info.max}]"
-            )
+    if dtype.kind in "iu":  # int_contents carries INT8/INT16 in 32 bits
+        check_integers(elements, dtype, where, f"{datatype} data")
     return np.asarray(elements, dtype=dtype).reshape(shape)
 
 
 def from_raw(datatype: str, shape: Sequence[int], raw: bytes, where: str) -> np.ndarray:
     """Raw little-endian contents as an array; BYTES are 4-byte-length-prefixed elements."""
     dtype = numpy_dtype(datatype, where)
-    count = element_count(shape, where)
+    count = math.prod(shape)
     if datatype == "BYTES":
         elements, offset = [], 0
         while offset < len(raw):
