@@ -180,4 +180,3 @@ def test_values_beyond_float32_are_the_clients_fault_for_a_forest():
     model.load()
     with pytest.raises(InvalidInput, match="computes in float32"):
         model.predict([[1e300, 1.0, 1.0, 1.0]])
-
