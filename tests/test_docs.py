@@ -101,6 +101,35 @@ def test_every_model_variable_in_the_settings_guide_is_a_field_or_named_as_tooli
     assert mentioned <= fields | others
 
 
+# ---- model READMEs ------------------------------------------------------------------------
+
+MODEL_DIRS = sorted(p.parent for p in (ROOT / "models").glob("*/manifest.json"))
+FILE_TABLE_HEADER = "| file | what it holds |"
+
+
+def files_table(readme: Path) -> list[str]:
+    """The first cells of a model README's table of files."""
+    lines = readme.read_text().splitlines()
+    start = lines.index(FILE_TABLE_HEADER) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(re.match(r"^\| `([^`]+)` \|", line)[1])
+    return rows
+
+
+@pytest.mark.parametrize("model_dir", MODEL_DIRS, ids=lambda p: p.name)
+def test_every_model_readme_lists_the_files_its_directory_holds(model_dir):
+    listed = files_table(model_dir / "README.md")
+    for name in listed:
+        assert (model_dir / name).exists(), f"{model_dir.name}/README.md lists {name}"
+    held = {p.name for p in model_dir.iterdir()} - {"README.md", "__pycache__"}
+    for name in held:
+        described = name in listed or any(entry.startswith(name + "/") for entry in listed)
+        assert described, f"{model_dir.name}/README.md does not describe {name}"
+
+
 # ---- links -------------------------------------------------------------------------------
 
 #: [text](target) and ![alt](target), not inside code
