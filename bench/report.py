@@ -1,4 +1,4 @@
-"""Turns a run into the Markdown tables and the PNG plot that the README shows."""
+"""Turns a run into the Markdown tables and the PNG plot of bench/results/."""
 
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ TOTALS = ("requests", "bad_inputs", "server_errors")
 
 
 class Reliability:
-    """Counts what the attack, fuzz and load tests sent and got, for the README's figures."""
+    """Counts what the attack, fuzz and load tests sent and got, for docs/reliability.md."""
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(int))

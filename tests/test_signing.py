@@ -260,7 +260,7 @@ def test_the_microservice_serves_a_signed_model_and_refuses_a_tampered_one(signe
 
 
 def test_committed_models_verify(model_signing, keys, tmp_path):
-    """Every committed model directory, signed and verified (the README's timings)."""
+    """Every committed model directory, signed and verified (the timings in docs/security.md)."""
     for name in sorted(p.name for p in MODELS_DIR.iterdir() if (p / "manifest.json").is_file()):
         model_dir = copy_model(name, tmp_path)
         sign(model_signing, model_dir, keys["signer"][0])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, WRAPPER_OF, copy_model, golden_answer, golden_rows
@@ -18,7 +16,6 @@ from wrappers import (
     TorchModel,
 )
 from wrappers.core.manifest import Manifest
-from wrappers.settings import Settings
 
 
 def test_outputs_equal_the_golden_pairs(loaded):
@@ -183,9 +180,3 @@ def test_values_beyond_float32_are_the_clients_fault_for_a_forest():
     model.load()
     with pytest.raises(InvalidInput, match="computes in float32"):
         model.predict([[1e300, 1.0, 1.0, 1.0]])
-
-
-def test_every_setting_is_documented_in_the_readme_table():
-    readme = (MODELS_DIR.parent / "README.md").read_text()
-    documented = set(re.findall(r"^\| `(\w+)` \|", readme, flags=re.MULTILINE))
-    assert set(Settings.model_fields) <= documented
