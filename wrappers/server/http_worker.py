@@ -5,8 +5,8 @@ then blocks reading the rest of the request, and each byte restarts its read tim
 that trickles a request holds that thread as long as it likes, so a few such clients stop a model
 server with one thread per worker. This worker reads requests in its event loop instead:
 
-- **Framing** is h11's (``wrappers.server.http_framing``), with limits on the head, each chunk
-  and the body. Every malformed or oversized request is answered (400, 413, 414, 431) by the event loop
+- **Framing** is h11's (``wrappers.server.http_framing``), with limits on the head, each chunk and
+  the body. Every malformed or oversized request is answered (400, 413, 414, 431) by the event loop
   and closed; no thread sees it. After such an answer the rest of the request is read and thrown
   away until the client closes or the request's deadline passes, so the answer is not lost to a
   reset.
