@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import requests
 
 from modelrepo.local.process import free_port
+from modelrepo.local.runner import Runner, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 APISERVER = ROOT / ".k8s" / "bin" / "apiextensions-apiserver"
@@ -63,7 +63,7 @@ def certificates(directory: Path) -> dict[str, Path]:
 
 
 @dataclass
-class ApiServer:
+class ApiServer(Runner):
     """etcd and apiextensions-apiserver in ``directory``, stopped on exit."""
 
     directory: Path
@@ -75,7 +75,7 @@ class ApiServer:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> ApiServer:
+    def start(self) -> ApiServer:
         files = certificates(self.directory)
         ca, cert, key = files["ca.crt"], files["client.crt"], files["client.key"]
         etcd_port, peer_port = free_port(), free_port()
@@ -105,10 +105,19 @@ class ApiServer:
         self.session.cert = (str(cert), str(key))
         self.session.verify = str(ca)
         self.session.trust_env = False  # REQUESTS_CA_BUNDLE would replace verify
+        return self
+
+    def ready(self) -> bool:
         # /readyz waits for informers of the core API, which this server lacks
         crds = self.url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-        self._wait(lambda: self.session.get(crds, timeout=2).ok, timeout)
-        return self
+        return self.session.get(crds, timeout=2).ok
+
+    def exited(self) -> str | None:
+        gone = [p.args[0] for p in self.processes if p.poll() is not None]
+        return f"exited: {gone}" if gone else None
+
+    def describe(self) -> str:
+        return "etcd and the API server"
 
     def write_kubeconfig(self, ca: Path, cert: Path, key: Path) -> Path:
         config = {
@@ -133,19 +142,6 @@ class ApiServer:
             )
         )
 
-    def _wait(self, ready: Any, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.processes):
-                raise RuntimeError(f"etcd or the API server exited{self.logs()}")
-            try:
-                if ready():
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"the API server was not ready in {timeout:.0f}s{self.logs()}")
-
     def logs(self) -> str:
         return "".join(
             f"\n--- {log.name}\n" + log.read_text(errors="replace")[-2000:]
@@ -161,7 +157,11 @@ class ApiServer:
         group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
         served = crd["spec"]["versions"][0]["name"]
         collection = f"{self.url}/apis/{group}/{served}/namespaces/default/{plural}"
-        self._wait(lambda: self.session.get(collection, timeout=2).status_code == 200, timeout)
+
+        def served() -> bool:
+            return self.session.get(collection, timeout=2).status_code == 200
+
+        wait_until(served, self.exited, timeout, lambda: f"{plural} of the CRD", self.logs)
 
     def collection(self, api_version: str, plural: str, namespace: str) -> str:
         return f"{self.url}/apis/{api_version}/namespaces/{namespace}/{plural}"
@@ -174,16 +174,6 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-    def __enter__(self) -> ApiServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def required() -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import requests
 
 from modelrepo.local.process import free_port
+from modelrepo.local.runner import Runner
 from modelrepo.modeldir.client import predict_local, request_body
 from wrappers.core.manifest import Manifest
 
@@ -28,8 +28,10 @@ LOOPBACK = "127.0.0.1"
 
 
 @dataclass
-class ModelContainer:
+class ModelContainer(Runner):
     """One container of ``image``, on the host's network at loopback ports."""
+
+    ready_timeout = 180.0
 
     image: str
     name: str = field(default_factory=lambda: f"modelrepo-{uuid.uuid4().hex[:10]}")
@@ -54,18 +56,14 @@ class ModelContainer:
         podman("run", "--detach", "--name", self.name, "--network=host", *env, self.image)
         return self
 
-    def wait_ready(self, timeout: float = 180.0) -> ModelContainer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise RuntimeError(f"container {self.name} exited:\n{self.logs()}")
-            try:
-                if requests.get(self.url + "/health/status", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"container {self.name} not ready in {timeout:.0f}s:\n{self.logs()}")
+    def ready(self) -> bool:
+        return requests.get(self.url + "/health/status", timeout=2).status_code == 200
+
+    def exited(self) -> str | None:
+        return None if self.running() else "exited"
+
+    def describe(self) -> str:
+        return f"container {self.name}"
 
     def running(self) -> bool:
         state = podman("inspect", "--format", "{{.State.Running}}", self.name, check=False)
@@ -79,16 +77,6 @@ class ModelContainer:
         """SIGTERM (the server drains first), then removal."""
         podman("stop", "--time", "60", self.name, check=False)
         podman("rm", "--force", self.name, check=False)
-
-    def __enter__(self) -> ModelContainer:
-        try:
-            return self.start().wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def serving_environment(ports: dict[str, int], host: str = LOOPBACK) -> dict[str, str]:

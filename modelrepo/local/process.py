@@ -14,8 +14,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
+from modelrepo.local.runner import Runner
 from wrappers.server.patches import address
 
 
@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 @dataclass
-class Microservice:
+class Microservice(Runner):
     """``seldon-core-microservice`` serving one model directory on REST, gRPC and metrics ports.
 
     It runs through ``wrappers.server.launch`` so that every server binds ``host`` (loopback unless
@@ -87,20 +87,18 @@ class Microservice:
         )
         return self
 
-    def wait_ready(self, timeout: float = 120.0) -> Microservice:
-        """Waits until a REST worker answers ``/health/status`` with 200 (loaded and
-        self-checked) and the gRPC server, which loads its own copy before it listens, accepts
-        connections."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"microservice exited with {self.process.returncode}{self._tail()}"
-                )
-            if self._rest_ready() and self._grpc_listening():
-                return self
-            time.sleep(0.2)
-        raise TimeoutError(f"microservice not ready after {timeout:.0f}s{self._tail()}")
+    def ready(self) -> bool:
+        """A REST worker answers ``/health/status`` with 200 (loaded and self-checked) and the
+        gRPC server, which loads its own copy before it listens, accepts connections."""
+        return self._rest_ready() and self._grpc_listening()
+
+    def exited(self) -> str | None:
+        if self.process is not None and self.process.poll() is not None:
+            return f"exited with {self.process.returncode}"
+        return None
+
+    def describe(self) -> str:
+        return f"the microservice for {Path(self.model_dir).name}"
 
     def _rest_ready(self) -> bool:
         try:
@@ -118,7 +116,7 @@ class Microservice:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 30.0) -> int | None:
+    def stop(self, timeout: float = 30.0) -> int | None:  # type: ignore[override]
         """Stops the whole process group: SIGTERM (a drain of ``drain_seconds``, then a
         graceful stop), then SIGKILL for what outlives ``timeout``; returns once every process
         of the group is gone."""
@@ -141,21 +139,10 @@ class Microservice:
         sockets = set(listening_sockets(self.http_port))
         return [pid for pid in _children(self.process.pid) if sockets & _socket_inodes(pid)]
 
-    def _tail(self) -> str:
+    def logs(self) -> str:
         if not self.log_path or not Path(self.log_path).exists():
             return ""
-        return "\n" + Path(self.log_path).read_text(errors="replace")[-3000:]
-
-    def __enter__(self) -> Microservice:
-        return self.start().wait_ready()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return Path(self.log_path).read_text(errors="replace")[-3000:]
 
 
 def _signal_group(group: int, signum: int) -> None:
