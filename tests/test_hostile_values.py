@@ -22,8 +22,9 @@ from seldon_core.utils import json_to_seldon_message
 
 from modelrepo.local.process import Microservice
 from wrappers import Manifest
+from wrappers.contract import max_elements
 from wrappers.errors import MESSAGE_CHARS
-from wrappers.limits import MAX_RANK, max_elements
+from wrappers.limits import MAX_RANK
 from wrappers.protocols.v2 import open_inference_pb2 as pb
 from wrappers.protocols.v2 import open_inference_pb2_grpc as pb_grpc
 from wrappers.protocols.v2.dataplane import column_datatype

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wrappers.contract import TableSpec, TensorSpec, TextSpec
+from wrappers.contract import TableSpec, TensorSpec, TextSpec, max_elements
 from wrappers.contract.table import Column
 from wrappers.errors import MESSAGE_CHARS, InvalidInput, ServingError, excerpt
-from wrappers.limits import MAX_RANK, check_integers, check_shape, max_elements
+from wrappers.limits import MAX_RANK, check_integers, check_shape
 from wrappers.protocols.v2.datatypes import NUMPY, from_contents, from_elements, from_raw
 from wrappers.protocols.v2.open_inference_pb2 import InferTensorContents
 

@@ -11,7 +11,7 @@ from conftest import MODELS_DIR
 from seldon_core.utils import json_to_seldon_message
 
 from wrappers import InvalidInput, SklearnModel
-from wrappers.protocols.envelope import check_message, check_proto
+from wrappers.protocols.seldon.envelope import check_message, check_proto
 
 GOOD = {"data": {"names": ["a", "b"], "ndarray": [[1.0, 2.0]]}, "meta": {"puid": "x"}}
 

@@ -1,7 +1,8 @@
 """Seldon Core 1.x user classes for scikit-learn, TensorFlow and PyTorch model directories.
 
-Framework libraries are imported only when a model loads, so ``from wrappers import
-SklearnModel`` does not pull in TensorFlow or torch.
+Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
+server's additions (``wrappers.server.component``). Framework libraries are imported only when a
+model loads, so ``from wrappers import SklearnModel`` does not pull in TensorFlow or torch.
 """
 
 from wrappers.core.manifest import Manifest
@@ -15,16 +16,30 @@ from wrappers.errors import (
     NotServed,
     PayloadTooLarge,
 )
-from wrappers.frameworks.sklearn.model import SklearnModel
-from wrappers.frameworks.tensorflow.model import TFModel
-from wrappers.frameworks.torch.model import TorchModel
+from wrappers.frameworks.sklearn.model import SklearnRuntime
+from wrappers.frameworks.tensorflow.model import TFRuntime
+from wrappers.frameworks.torch.model import TorchRuntime
+from wrappers.server.component import SeldonComponent
 
-WRAPPERS: dict[str, type[ServedModel]] = {
+
+class SklearnModel(SeldonComponent, SklearnRuntime):
+    """A scikit-learn model directory (``model.skops``) as a Seldon user class."""
+
+
+class TFModel(SeldonComponent, TFRuntime):
+    """A TensorFlow SavedModel directory as a Seldon user class."""
+
+
+class TorchModel(SeldonComponent, TorchRuntime):
+    """A PyTorch model directory (safetensors weights and their network) as a Seldon user class."""
+
+
+WRAPPERS: dict[str, type[SeldonComponent]] = {
     cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)
 }
 
 
-def wrapper_for(framework: str) -> type[ServedModel]:
+def wrapper_for(framework: str) -> type[SeldonComponent]:
     """The user class that serves a manifest's ``framework``."""
     return WRAPPERS[framework]
 

@@ -1,44 +1,24 @@
 """What a request may declare before anything is allocated for it: shapes and integer ranges.
 
-A shape travels apart from its elements (V2 tensors, Seldon's ``tensor`` and ``tftensor``), so
-numpy would allocate, or fail on, whatever a client declares. Every route checks a declared
-shape here first: rank at most ``MAX_RANK``, each dimension and the element count at most the
-model's ``max_elements``. Integers are checked against the dtype they are cast to, so that an
-out-of-range value is refused instead of wrapping.
+A shape travels apart from its elements (V2 tensors, Seldon's ``tensor`` and ``tftensor``), so numpy
+would allocate, or fail on, whatever a client declares. Every route checks a declared shape here
+first: rank at most ``MAX_RANK``, each dimension and the element count at most the model's
+``max_elements`` (``wrappers.contract.max_elements``). Integers are checked against the dtype they
+are cast to, so that an out-of-range value is refused instead of wrapping.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from wrappers.errors import InvalidInput, excerpt
 
-if TYPE_CHECKING:  # the contract's checks use this module
-    from wrappers.contract import Spec
-
 #: numpy's own limit on dimensions (NPY_MAXDIMS of numpy 1.x)
 MAX_RANK = 32
-
-
-def max_elements(specs: Sequence[Spec], max_rows: int) -> int:
-    """The most elements one input tensor may hold: ``max_rows`` rows of the widest input.
-
-    A row of a tensor holds the product of its non-batch dimensions (a free one counts as
-    ``max_rows``), a table row one element per column, a text row one string.
-    """
-    return max_rows * max(_row_elements(s, max_rows) for s in specs)
-
-
-def _row_elements(spec: Spec, max_rows: int) -> int:
-    if spec.kind == "tensor":
-        return math.prod(max_rows if d == -1 else d for d in spec.shape[1:])
-    if spec.kind == "table":
-        return len(spec.columns)
-    return 1
 
 
 def check_shape(shape: Any, where: str, limit: int) -> tuple[int, ...]:

@@ -132,6 +132,23 @@ class ServerSettings(BaseModel):
         return self.drain_seconds + self.finish_seconds
 
 
+_serving: Settings | None = None
+
+
+def serve_with(settings: Settings) -> Settings:
+    """Records the settings of the model this process serves, for the parts of the server that
+    never see the model object (the HTTP worker's body limit); a forked worker inherits them."""
+    global _serving
+    _serving = settings
+    return settings
+
+
+def serving() -> Settings:
+    """The served model's settings (its Seldon parameters over the environment); before a model
+    is made, the environment's alone."""
+    return _serving if _serving is not None else Settings.resolve({})
+
+
 def _from_env(model: type[BaseModel]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in model.model_fields:

@@ -352,7 +352,7 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
     attributes (and the sample's column types) give the contract."""
     from wrappers.frameworks.sklearn.model import (
         METHODS,
-        SklearnModel,
+        SklearnRuntime,
         describe_outputs,
         input_spec,
     )
@@ -404,7 +404,7 @@ def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | N
 
     fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(
-        artifacts=[SklearnModel.artifact_file],
+        artifacts=[SklearnRuntime.artifact_file],
         predict=predict,
         kind=kind,
         tolerance=1e-9,

@@ -9,19 +9,18 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-from flask import Blueprint
 from packaging.version import Version
 
-from wrappers import codecs, limits
+from wrappers import codecs
 from wrappers.codecs.numpy import to_wire
-from wrappers.contract import Spec, TensorSpec
+from wrappers.contract import Spec, TensorSpec, max_elements
 from wrappers.core.batching import MicroBatcher
 from wrappers.core.budget import Budget
 from wrappers.core.manifest import MANIFEST_FILE, Manifest, artifacts_under, python_version
@@ -33,22 +32,33 @@ from wrappers.errors import (
     ModelLoadError,
     ModelNotReady,
 )
-from wrappers.protocols.envelope import check_feedback, check_message, check_proto
-from wrappers.protocols.seldon import Request, answer_data, read_request
-from wrappers.server import drain
-from wrappers.server.rest import error_blueprint
-from wrappers.server.v2_rest import v2_blueprint
-from wrappers.settings import Settings
-
-if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
-    from seldon_core.proto import prediction_pb2
+from wrappers.settings import Settings, serve_with
 
 logger = logging.getLogger(__name__)
 
 #: a model call: checked inputs by name in, outputs by name out
 Outputs = dict[str, np.ndarray]
-#: the histogram of model call durations (a Seldon TIMER: milliseconds in, seconds exposed)
-LATENCY_METRIC = "modelrepo_model_latency_seconds"
+
+
+@dataclass
+class Request:
+    """What a request asks, whatever protocol carried it: wire values by input name."""
+
+    values: dict[str, Any]
+    #: the column names a value came with (Seldon's ``data.names``), by input name
+    names: dict[str, list[str] | None] = field(default_factory=dict)
+    #: the payload kind, which a protocol's answer may mirror
+    kind: str = "ndarray"
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the last model call of a thread did, for the protocol that reports metrics."""
+
+    rows: int
+    millis: float
+    #: NaN or infinite outputs of this request, sent as null
+    nonfinite: int
 
 
 @dataclass(frozen=True)
@@ -63,11 +73,12 @@ class VersionDifference:
 
 
 class ServedModel(ABC):
-    """A Seldon Core 1.x user class backed by a model directory with a ``manifest.json``.
+    """A model directory with a ``manifest.json``, served by any protocol.
 
-    ``__init__`` runs once before gunicorn forks, so it only reads the manifest. ``load()`` runs
-    in every worker after the fork: it verifies the artifact, loads it and replays the golden
-    pairs; until that succeeds the worker answers 503 instead of guessing.
+    It knows no wire format: ``infer`` takes a protocol's ``Request`` and answers arrays by
+    output name. ``__init__`` runs once before gunicorn forks, so it only reads the manifest.
+    ``load()`` runs in every worker after the fork: it verifies the artifact, loads it and
+    replays the golden pairs; until that succeeds the worker answers 503 instead of guessing.
     """
 
     framework: ClassVar[str]
@@ -83,7 +94,7 @@ class ServedModel(ABC):
     default_model_dir: ClassVar[Path | None] = None
 
     def __init__(self, **parameters: Any) -> None:
-        self.settings = Settings.resolve(parameters)
+        self.settings = serve_with(Settings.resolve(parameters))
         directory = self.settings.model_dir or self.default_model_dir or Path.cwd()
         self.model_dir = Path(directory).resolve()
         #: where ``_load`` reads the artifact: a verified private copy while a signature holds
@@ -171,14 +182,14 @@ class ServedModel(ABC):
     def max_elements(self) -> int:
         """The most elements a request may declare for one input tensor (``max_batch_rows``
         rows of the widest input): shapes over it are refused before anything is allocated."""
-        return limits.max_elements(self.manifest.inputs, self.settings.max_batch_rows)
+        return max_elements(self.manifest.inputs, self.settings.max_batch_rows)
 
     @property
     def outputs(self) -> list[TensorSpec]:
         """The outputs this deployment answers with (a setting may pick other ones)."""
         return self.manifest.outputs
 
-    # ---- Seldon hooks ----------------------------------------------------------------------
+    # ---- life cycle --------------------------------------------------------------------------
 
     def load(self) -> None:
         """Verifies and loads the artifact in this worker, then replays the golden pairs."""
@@ -225,63 +236,6 @@ class ServedModel(ABC):
                 time.perf_counter() - started,
             )
 
-    @cached_property
-    def model_error_handler(self) -> Blueprint:
-        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors,
-        and the V2 protocol's endpoints under /v2."""
-        blueprint = error_blueprint(self.manifest.name, self.settings.max_request_bytes)
-        blueprint.register_blueprint(v2_blueprint(self))
-        return blueprint
-
-    def predict_raw(self, request: Any) -> Any:
-        """Answers REST and gRPC messages from the contract: envelope, codecs, checks, model.
-
-        Seldon calls ``predict_raw`` first for REST (a dict) and gRPC (a ``SeldonMessage``).
-        With ``fast_json`` off, a single-matrix model's requests continue, after the envelope
-        check, with Seldon's own conversion and ``predict`` (``SeldonNotImplementedError`` is
-        the signal); any other contract has no equivalent there.
-        """
-        from seldon_core.proto.prediction_pb2 import SeldonMessage
-        from seldon_core.user_model import SeldonNotImplementedError
-
-        generic = not self.settings.fast_json and self.manifest.matrix is not None
-        if isinstance(request, SeldonMessage):
-            check_proto(request, self.max_elements)
-            if generic:
-                raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
-            from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
-
-            return json_to_seldon_message(self._answer(seldon_message_to_json(request)))
-        ndarray = check_message(request, self.max_elements)
-        if generic or not isinstance(request, dict):
-            raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
-        return self._answer(request, ndarray)
-
-    def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
-        """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
-        from seldon_core.user_model import SeldonNotImplementedError
-
-        check_feedback(feedback, self.max_elements)
-        raise SeldonNotImplementedError("continue with Seldon's default feedback handling")
-
-    def predict(self, X: Any, features_names: list[str] | None = None, **kwargs: Any) -> Any:
-        """The Python and Seldon-generic entry: one input's value, or values by input name.
-
-        Returns the output as an array when the model answers with one output, else a dict of
-        output name -> array. Raises ``InvalidInput`` (400) for a request that does not fit
-        the contract, ``ModelNotReady`` (503) before a successful self-check, ``ModelFailure``
-        (500) when the model itself raises.
-        """
-        inputs = self.manifest.inputs
-        if isinstance(X, dict) and (len(inputs) > 1 or set(X) == {inputs[0].name}):
-            request = Request(dict(X))
-        else:
-            request = Request({inputs[0].name: X}, {inputs[0].name: features_names})
-        outputs = {name: self._encode(value) for name, value in self.infer(request).items()}
-        if len(self.outputs) == 1:
-            return outputs[self.outputs[0].name]
-        return outputs
-
     def infer(self, request: Request) -> Outputs:
         """Decodes and checks the request's inputs, then runs the model on them."""
         if not self.ready:
@@ -304,31 +258,7 @@ class ServedModel(ABC):
         self._last.millis = (time.perf_counter() - started) * 1000
         return outputs
 
-    def _answer(self, message: dict[str, Any], ndarray: np.ndarray | None = None) -> dict:
-        """The whole Seldon answer: outputs, names, tags, this request's metrics."""
-        from seldon_core.utils import get_request_path
-
-        request = read_request(message, self.manifest.inputs, ndarray)
-        outputs = self.infer(request)
-        for value in outputs.values():
-            self._count_nonfinite(value)  # answer_data sends them as null
-        meta = message.get("meta") or {}
-        answer_meta: dict[str, Any] = {"tags": {**meta.get("tags", {}), **self.tags()}}
-        for key, value in (
-            ("metrics", self.metrics()),
-            ("puid", meta.get("puid")),
-            ("requestPath", {**get_request_path(), **meta.get("requestPath", {})}),
-        ):
-            if value:
-                answer_meta[key] = value
-        return {**answer_data(outputs, self.outputs, request.kind), "meta": answer_meta}
-
-    def _encode(self, output: Any) -> np.ndarray:
-        """An output as it goes on the wire (``codecs.numpy.to_wire``), non-finite ones counted."""
-        self._count_nonfinite(output)
-        return to_wire(np.asarray(output))
-
-    def _count_nonfinite(self, output: Any) -> None:
+    def count_nonfinite(self, output: Any) -> None:
         """NaN and Infinity have no JSON token: each is sent as null and counted."""
         output = np.asarray(output)
         if output.dtype.kind != "f":
@@ -342,65 +272,29 @@ class ServedModel(ABC):
             )
             self._last.nonfinite = getattr(self._last, "nonfinite", 0) + bad
 
-    def init_metadata(self) -> dict[str, Any]:
-        """Seldon's metadata: a single matrix as ``ndarray`` with names and shape, every
-        other spec as ``jsonData`` with the spec itself as its schema."""
+    def unready_reason(self) -> str | None:
+        """Why readiness probes should fail now (not loaded yet, or the self-check failed)."""
+        if not self.ready:
+            return f"{self.manifest.name} is not ready: {self.problem}"
+        return None
+
+    def last_call(self) -> Call | None:
+        """This thread's last model call, reported once (None when already reported)."""
+        rows = getattr(self._last, "rows", None)
+        if rows is None:
+            return None
+        call = Call(rows, self._last.millis, getattr(self._last, "nonfinite", 0))
+        self._last.rows, self._last.nonfinite = None, 0
+        return call
+
+    def describe(self) -> dict[str, Any]:
+        """What every protocol's metadata says of the model, beside its inputs and outputs."""
         m = self.manifest
         return {
             "name": m.name,
             "versions": [m.version],
             "platform": f"{m.framework}-{m.framework_version}",
-            "inputs": [_metadata(s, m.matrix is not None) for s in m.inputs],
-            "outputs": [_metadata(s, len(self.outputs) == 1) for s in self.outputs],
-            "custom": {
-                "python_version": m.python_version,
-                "description": m.description,
-                "verified": str(self.verified).lower(),
-            },
         }
-
-    def class_names(self) -> list[str]:
-        """The single output's column names (a classifier's classes)."""
-        return self.outputs[0].columns if len(self.outputs) == 1 else []
-
-    def tags(self) -> dict[str, str]:
-        return {"model_name": self.manifest.name, "model_version": self.manifest.version}
-
-    def metrics(self) -> list[dict[str, Any]]:
-        """Per-request metrics of this thread's last prediction, reported once.
-
-        The model's latency is a TIMER, exposed as the histogram
-        ``modelrepo_model_latency_seconds``; ``wrappers.server.metrics`` keeps merging it cheap
-        (one bucket incremented in the worker, copied to Seldon's metrics process in the
-        background).
-        """
-        rows = getattr(self._last, "rows", None)
-        nonfinite = getattr(self._last, "nonfinite", 0)
-        self._last.rows, self._last.nonfinite = None, 0
-        if rows is None:
-            return []
-        metrics = [
-            {"type": "COUNTER", "key": "modelrepo_rows_predicted", "value": rows},
-            {"type": "TIMER", "key": LATENCY_METRIC, "value": self._last.millis},
-        ]
-        if nonfinite:
-            metrics.append(
-                {"type": "COUNTER", "key": "modelrepo_nonfinite_outputs", "value": nonfinite}
-            )
-        return metrics
-
-    def unready_reason(self) -> str | None:
-        """Why readiness probes should fail now (not loaded, self-check failed, draining)."""
-        if drain.draining():
-            return f"{self.manifest.name} is draining: the server is stopping"
-        if not self.ready:
-            return f"{self.manifest.name} is not ready: {self.problem}"
-        return None
-
-    def health_status(self) -> dict[str, str]:
-        if reason := self.unready_reason():
-            raise ModelNotReady(reason)
-        return {"status": "ready", "model": self.manifest.name, "version": self.manifest.version}
 
     # ---- verification ------------------------------------------------------------------------
 
@@ -486,9 +380,3 @@ class ServedModel(ABC):
                         f"{pair.output[spec.name]}"
                     )
         return None
-
-
-def _metadata(spec: Spec, as_ndarray: bool) -> dict[str, Any]:
-    if as_ndarray and isinstance(spec, TensorSpec):
-        return {"messagetype": "ndarray", "schema": {"names": spec.columns, "shape": spec.shape}}
-    return {"messagetype": "jsonData", "schema": spec.model_dump()}

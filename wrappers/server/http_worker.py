@@ -54,7 +54,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from wrappers.server import drain
 from wrappers.server.http_framing import Refused, RequestReader, error_answer
 from wrappers.server.shutdown import exit_now
-from wrappers.settings import ServerSettings, Settings
+from wrappers.settings import ServerSettings, serving
 
 #: how long a new connection keeps a free thread for itself after it connected or last sent
 #: bytes: a client sends its request right after connecting, sometimes head and body apart
@@ -102,7 +102,7 @@ class ServingWorker(ThreadWorker):
         state = drain.state()
         settings = state.settings if state else ServerSettings.from_env()
         self.read_timeout = settings.read_timeout_seconds
-        self.max_body = Settings.resolve({}).max_request_bytes
+        self.max_body = serving().max_request_bytes
         #: connections whose request is being read, in the order of their deadlines
         self._reading: dict[Connection, None] = {}
         #: kept-alive connections that already hold (pipelined) bytes of their next request

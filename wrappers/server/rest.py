@@ -20,7 +20,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException, get_request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body, excerpt
-from wrappers.protocols.envelope import EXAMPLE, require_object
+from wrappers.protocols.seldon.envelope import EXAMPLE, require_object
 
 PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
 FEEDBACK_PATHS = frozenset({"/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"})

@@ -24,7 +24,7 @@ METHODS = ("predict_proba", "predict", "decision_function")
 PICKLE_FILE = "model.joblib"
 
 
-class SklearnModel(ServedModel):
+class SklearnRuntime(ServedModel):
     """Serves ``model.skops``: each output is the estimator method of the same name.
 
     The ``method`` setting answers with that one method instead of the manifest's outputs.

@@ -19,7 +19,7 @@ SIGNATURE = "serving_default"
 DTYPES: frozenset[str] = frozenset(TensorDType.__args__)  # type: ignore[attr-defined]
 
 
-class TFModel(ServedModel):
+class TFRuntime(ServedModel):
     """Runs the SavedModel's serving signature: every named input and output, any rank.
 
     The signature runs as a graph-mode session callable: the same serving graph that

@@ -19,7 +19,7 @@ from wrappers.errors import ManifestError, ModelLoadError
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
-class TorchModel(ServedModel):
+class TorchRuntime(ServedModel):
     """Rebuilds ``options.architecture`` (``file.py:Class``) and loads its weights strictly, or
     loads a ``torch.export`` program (``options.program``, a ``.pt2``) that needs no class.
 

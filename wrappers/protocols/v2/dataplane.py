@@ -1,6 +1,6 @@
 """The V2 inference protocol over the model's contract, shared by REST and gRPC.
 
-A V2 request's tensors become the ``{input name: value}`` of ``wrappers.protocols.seldon.Request``,
+A V2 request's tensors become the ``{input name: value}`` of ``wrappers.core.model.Request``,
 and ``ServedModel.infer`` decodes and checks them with the same codecs and specs as Seldon's
 protocol, so a contract violation is the same 400 with the same message. Content types follow
 MLServer's codecs: ``np`` (a tensor), ``str`` (UTF-8 strings), ``pd`` (request level: every input
@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from wrappers.contract import Spec, TableSpec, TensorSpec, TextSpec
+from wrappers.contract import Spec, TableSpec, TensorSpec, TextSpec, takes_text
 from wrappers.contract.table import Column
+from wrappers.core.model import Request, ServedModel
 from wrappers.errors import InvalidInput, ModelNotFound, excerpt
-from wrappers.protocols.seldon import Request
 from wrappers.protocols.v2.datatypes import NUMPY, OF_COLUMN, OF_CONTRACT, to_text
-
-if TYPE_CHECKING:
-    from wrappers.core.model import ServedModel
 
 #: the ``parameters.content_type`` values read here (MLServer's codec names)
 CONTENT_TYPES = ("np", "pd", "str")
@@ -86,7 +83,7 @@ def infer(model: ServedModel, request: InferRequest) -> InferResponse:
     encoded = []
     for name in wanted:
         array = as_datatype(specs[name], outputs[name])
-        model._count_nonfinite(array)  # sent as null over REST, as by Seldon's protocol
+        model.count_nonfinite(array)  # sent as null over REST, as by Seldon's protocol
         encoded.append(Tensor(name, OF_CONTRACT[specs[name].dtype], array, "np"))
     return InferResponse(model.manifest.name, model.manifest.version, encoded, request.id)
 
@@ -142,10 +139,7 @@ def _value(spec: Spec, tensor: Tensor, request_content: str | None) -> Any:
     content = _content_type(tensor.content_type, excerpt(tensor.name)) or request_content
     if content == "pd":
         raise InvalidInput(f"{excerpt(tensor.name)}: content_type 'pd' is for the whole request")
-    takes_text = isinstance(spec, TextSpec) or (
-        isinstance(spec, TensorSpec) and spec.dtype == "string"
-    )
-    if takes_text or content == "str":
+    if takes_text(spec) or content == "str":
         return to_text(tensor.array, excerpt(tensor.name))
     return tensor.array
 
@@ -192,16 +186,13 @@ def model_metadata(model: ServedModel) -> dict[str, Any]:
     A table input is described as its columns, each a tensor ``[-1, 1]``, with the model's
     ``content_type`` ``pd`` (how MLServer's PandasCodec sends a DataFrame).
     """
-    m = model.manifest
-    inputs = [tensor for spec in m.inputs for tensor in _described(spec)]
+    inputs = model.manifest.inputs
     described: dict[str, Any] = {
-        "name": m.name,
-        "versions": [m.version],
-        "platform": f"{m.framework}-{m.framework_version}",
-        "inputs": inputs,
+        **model.describe(),
+        "inputs": [tensor for spec in inputs for tensor in _described(spec)],
         "outputs": [t for spec in model.outputs for t in _described(spec)],
     }
-    if any(isinstance(s, TableSpec) for s in m.inputs):
+    if any(isinstance(s, TableSpec) for s in inputs):
         described["parameters"] = {"content_type": "pd"}
     return described
 

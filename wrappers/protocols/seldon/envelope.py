@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,12 +30,25 @@ DATA_KINDS = ("ndarray", "tensor", "tftensor")
 EXAMPLE = '{"data": {"ndarray": [[...]]}}'
 
 
-def check_message(message: object, max_elements: int) -> np.ndarray | None:
-    """Checks a REST request body (parsed JSON) that Seldon will hand to ``predict``; no
-    tensor may declare more than ``max_elements``.
+@dataclass(frozen=True)
+class Envelope:
+    """A checked message's payload: found and checked once, then read by ``message``."""
 
-    Returns ``data.ndarray`` as the array its check built, so that it is converted only once;
-    ``None`` for the other kinds.
+    #: ndarray, tensor or tftensor (under ``data``), strData or jsonData
+    kind: str
+    #: the payload as sent
+    value: Any
+    #: ``data.names``
+    names: list[str] | None = None
+    #: ``data.ndarray`` as the array its check built
+    array: np.ndarray | None = None
+
+
+def check_message(message: object, max_elements: int) -> Envelope:
+    """Checks a SeldonMessage as JSON (a REST body, or a gRPC message converted) before Seldon
+    or the codecs read it; no tensor may declare more than ``max_elements``.
+
+    ``data.ndarray`` comes back as the array its check built, so that it is converted once.
     """
     require_object(message, "the request")
     _check_meta(message.get("meta"))
@@ -43,7 +57,7 @@ def check_message(message: object, max_elements: int) -> np.ndarray | None:
         if kinds == ["strData"] and not isinstance(message["strData"], str):
             raise InvalidInput("expected strData to be a string")
         if kinds in (["strData"], ["jsonData"]):
-            return None
+            return Envelope(kinds[0], message[kinds[0]])
         raise _wrong_kind(kinds)
     data = message["data"]
     if not isinstance(data, dict):
@@ -62,17 +76,17 @@ def check_message(message: object, max_elements: int) -> np.ndarray | None:
             raise InvalidInput(
                 f"expected data.ndarray to be a list of rows, got a JSON {_json_type(value)}"
             )
-        return rectangular(value, "data.ndarray")
+        return Envelope(kind, value, names, rectangular(value, "data.ndarray"))
     if kind == "tensor":
         if not isinstance(value, dict) or not isinstance(value.get("values"), list):
             raise InvalidInput('expected data.tensor to be {"shape": [...], "values": [...]}')
         _check_tensor(value.get("shape"), len(value["values"]), "data", max_elements)
-        return None
+        return Envelope(kind, value, names)
     from seldon_core.utils import extract_request_parts_json
 
     _check_tftensor_shape(_readable_tftensor(lambda: _tftensor_proto(value)), "data", max_elements)
-    _readable_tftensor(lambda: extract_request_parts_json({"data": {"tftensor": value}}))
-    return None
+    array = _readable_tftensor(lambda: extract_request_parts_json({"data": {"tftensor": value}}))
+    return Envelope(kind, array[0], names)
 
 
 def require_object(value: object, what: str) -> None:

@@ -1,0 +1,35 @@
+"""The Seldon user class a model directory is served as: its hooks, plus what the server adds.
+
+Seldon's microservice registers ``model_error_handler`` on its REST app; through it the server
+adds the body limit, JSON errors and the V2 endpoints to whichever way the process started.
+Readiness also fails while the server drains.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flask import Blueprint
+
+from wrappers.protocols.seldon.hooks import SeldonHooks
+from wrappers.server import drain
+from wrappers.server.rest import error_blueprint
+from wrappers.server.v2_rest import v2_blueprint
+
+
+class SeldonComponent(SeldonHooks):
+    """A served model as Seldon Core 1.x runs it, with this server's REST additions."""
+
+    @cached_property
+    def model_error_handler(self) -> Blueprint:
+        """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors,
+        and the V2 protocol's endpoints under /v2."""
+        blueprint = error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+        blueprint.register_blueprint(v2_blueprint(self))
+        return blueprint
+
+    def unready_reason(self) -> str | None:
+        """Why readiness probes should fail now: draining, or the model's own reason."""
+        if drain.draining():
+            return f"{self.manifest.name} is draining: the server is stopping"
+        return super().unready_reason()
