@@ -433,3 +433,18 @@ def test_a_normal_request_is_answered_within_1s_during_a_flood_of_heads(
         answer_seconds_during_head_flood=round(took, 3),
     )
     assert took < 1.0
+
+
+def test_the_body_limit_given_as_a_seldon_parameter_holds_in_the_worker(tmp_path):
+    """``max_request_bytes`` as a Seldon ``--parameters`` entry: the worker refuses a longer
+    Content-Length from the head alone, before any body byte (it read only the environment)."""
+    limit = [{"name": "max_request_bytes", "value": "1000", "type": "INT"}]
+    env = {"MODELREPO_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT), "GRPC_WORKERS": "0"}
+    args = ["--parameters", json.dumps(limit)]
+    with Microservice(MODEL, env=env, extra_args=args, log_path=tmp_path / "log") as service:
+        head = HEAD + b"Content-Length: 5000\r\n\r\n"
+        with connected(service, head) as sock:
+            answer, took = first_answer(sock)
+        assert answer.status == 413, answer
+        assert "of 5000 bytes exceeds the limit" in error_info(answer)
+        assert took < PROMPT
