@@ -97,13 +97,18 @@ def require_object(value: object, what: str) -> None:
         )
 
 
-def check_proto(message: prediction_pb2.SeldonMessage, max_elements: int) -> None:
-    """Checks a gRPC ``SeldonMessage`` before Seldon converts its ``data``."""
+def check_proto(message: prediction_pb2.SeldonMessage, max_elements: int) -> Envelope:
+    """Checks a gRPC ``SeldonMessage`` before Seldon or the codecs convert its payload."""
     kind = message.WhichOneof("data_oneof")
     if kind == "data":
-        check_default_data(message.data, "data", max_elements)
-    elif kind not in ("jsonData", "strData"):
-        raise _wrong_kind([kind] if kind else [])
+        envelope = check_default_data(message.data, "data", max_elements)
+        assert envelope is not None  # required: a message without a payload was refused
+        return envelope
+    if kind == "strData":
+        return Envelope(kind, message.strData)
+    if kind == "jsonData":
+        return Envelope(kind, MessageToDict(message.jsonData))
+    raise _wrong_kind([kind] if kind else [])
 
 
 def check_feedback(feedback: prediction_pb2.Feedback, max_elements: int) -> None:
@@ -116,21 +121,25 @@ def check_feedback(feedback: prediction_pb2.Feedback, max_elements: int) -> None
 
 def check_default_data(
     data: prediction_pb2.DefaultData, where: str, max_elements: int, *, required: bool = True
-) -> None:
-    kind = data.WhichOneof("data_oneof")
+) -> Envelope | None:
+    """Checks a gRPC ``DefaultData``; its payload as an envelope (None when absent and not
+    required)."""
+    kind, names = data.WhichOneof("data_oneof"), list(data.names) or None
     if kind is None:
         if required:
             _one_data_kind([], [])
-        return
+        return None
     if kind == "ndarray":
-        rectangular(MessageToDict(data.ndarray), f"{where}.ndarray")
-    elif kind == "tensor":
-        _check_tensor(list(data.tensor.shape), len(data.tensor.values), where, max_elements)
-    else:
-        from seldon_core.utils import grpc_datadef_to_array
+        rows = MessageToDict(data.ndarray)
+        return Envelope(kind, rows, names, rectangular(rows, f"{where}.ndarray"))
+    if kind == "tensor":
+        shape, values = list(data.tensor.shape), data.tensor.values
+        _check_tensor(shape, len(values), where, max_elements)
+        return Envelope(kind, {"shape": shape, "values": list(values)}, names)
+    from seldon_core.utils import grpc_datadef_to_array
 
-        _check_tftensor_shape(data.tftensor, where, max_elements)
-        _readable_tftensor(lambda: grpc_datadef_to_array(data))
+    _check_tftensor_shape(data.tftensor, where, max_elements)
+    return Envelope(kind, _readable_tftensor(lambda: grpc_datadef_to_array(data)), names)
 
 
 def _check_tensor(shape: Any, count: int, where: str, max_elements: int) -> None:

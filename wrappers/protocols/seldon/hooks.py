@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from google.protobuf.json_format import MessageToDict
 
 from wrappers.codecs.numpy import to_wire
 from wrappers.contract import Spec, TensorSpec
@@ -45,18 +46,17 @@ class SeldonHooks(ServedModel):
 
         generic = not self.settings.fast_json and self.manifest.matrix is not None
         if isinstance(request, SeldonMessage):
+            envelope = check_proto(request, self.max_elements)
             if generic:
-                check_proto(request, self.max_elements)
                 raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
-            from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
+            from seldon_core.utils import json_to_seldon_message
 
-            message = seldon_message_to_json(request)
-            envelope = check_message(message, self.max_elements)
-            return json_to_seldon_message(self._answer(message, envelope))
+            meta = MessageToDict(request.meta)
+            return json_to_seldon_message(self._answer(meta, envelope))
         envelope = check_message(request, self.max_elements)
         if generic:
             raise SeldonNotImplementedError("continue with Seldon's conversion and predict()")
-        return self._answer(request, envelope)
+        return self._answer(request.get("meta") or {}, envelope)
 
     def send_feedback_raw(self, feedback: prediction_pb2.Feedback) -> Any:
         """Feedback is accepted and ignored; only its arrays are checked so Seldon can read them."""
@@ -83,7 +83,7 @@ class SeldonHooks(ServedModel):
             return outputs[self.outputs[0].name]
         return outputs
 
-    def _answer(self, message: dict[str, Any], envelope: Envelope) -> dict:
+    def _answer(self, meta: dict[str, Any], envelope: Envelope) -> dict:
         """The whole Seldon answer: outputs, names, tags, this request's metrics."""
         from seldon_core.utils import get_request_path
 
@@ -91,7 +91,6 @@ class SeldonHooks(ServedModel):
         outputs = self.infer(request)
         for value in outputs.values():
             self.count_nonfinite(value)  # answer_data sends them as null
-        meta = message.get("meta") or {}
         answer_meta: dict[str, Any] = {"tags": {**meta.get("tags", {}), **self.tags()}}
         for key, value in (
             ("metrics", self.metrics()),
