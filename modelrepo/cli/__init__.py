@@ -33,7 +33,7 @@ from wrappers.contract import Spec, TableSpec, TensorSpec
 from wrappers.core.budget import Budget
 from wrappers.core.manifest import MANIFEST_FILE, Manifest
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError, ScaffoldError
-from wrappers.frameworks.sklearn.model import METHODS
+from wrappers.frameworks.sklearn.describe import METHODS
 
 EXIT_CODES = """\b
 Exit codes:

@@ -350,12 +350,8 @@ def _dtype_name(dtype: np.dtype) -> str:
 def import_sklearn(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
     """A fitted estimator or Pipeline saved with joblib (or skops), stored as skops; its fitted
     attributes (and the sample's column types) give the contract."""
-    from wrappers.frameworks.sklearn.model import (
-        METHODS,
-        SklearnModel,
-        describe_outputs,
-        input_spec,
-    )
+    from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
+    from wrappers.frameworks.sklearn.model import SklearnModel
 
     with step("loading the scikit-learn estimator"):
         from sklearn.exceptions import NotFittedError
@@ -452,7 +448,7 @@ def _stored_as_skops(estimator: Any, path: Path) -> Any:
 def import_tensorflow(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
     """A Keras model file (exported to a SavedModel) or a SavedModel directory (copied); the
     serving signature gives every named input and output."""
-    from wrappers.frameworks.tensorflow.model import describe, texts_decoded
+    from wrappers.frameworks.tensorflow.describe import describe, texts_decoded
 
     artifact = Path(request.artifact)
     target = work / "saved_model" / request.version
@@ -551,7 +547,7 @@ def import_torch(request: NewModel, work: Path, step: Step, sample: Sample | Non
     """A state dict or checkpoint dict with the ``file.py:Class`` that rebuilds the network
     (stored as safetensors), or a ``torch.export`` program (``.pt2``), copied as it is: torch
     unpickles parts of such a program as it loads, so it is served only with ``allow_pickle``."""
-    from wrappers.frameworks.torch.model import name_outputs
+    from wrappers.frameworks.torch.describe import name_outputs
 
     with step("importing torch"):
         import torch
