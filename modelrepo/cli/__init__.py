@@ -27,7 +27,8 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 
 from modelrepo.modeldir.client import ServerError, Unreachable
 from modelrepo.modeldir.deployment import DeploymentOptions, UnreadableDeployment
-from modelrepo.modeldir.scaffold import FRAMEWORKS, NewModel, Step, scaffold
+from modelrepo.modeldir.request import FRAMEWORKS, NewModel, Step
+from modelrepo.modeldir.scaffold import scaffold
 from wrappers import wrapper_for
 from wrappers.contract import Spec, TableSpec, TensorSpec
 from wrappers.core.budget import Budget
