@@ -19,16 +19,21 @@ from typing import Any
 import numpy as np
 
 from modelrepo.modeldir import servingfiles
-from modelrepo.modeldir.builder import build_manifest
 from modelrepo.modeldir.importers import Imported
 from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
 from modelrepo.modeldir.importers import torch as torch_importer
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel, Step, quiet_step
 from modelrepo.modeldir.samples import Sample, head_rows, load_sample
-from wrappers import codecs
+from wrappers import codecs, wrapper_for
 from wrappers.contract import Spec, TensorSpec
-from wrappers.core.manifest import MANIFEST_FILE, Manifest
+from wrappers.core.manifest import (
+    MANIFEST_FILE,
+    Manifest,
+    artifacts_under,
+    golden_pairs,
+    python_version,
+)
 from wrappers.errors import InvalidInput, ScaffoldError
 
 IMPORTERS = {
@@ -99,20 +104,21 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         raise ScaffoldError(f"the sample does not fit the model's inputs: {exc.message}") from exc
     answers = golden_answers(imported, inputs, checked, step)
     outputs = contract_outputs(request, imported, answers)
-    manifest = build_manifest(
-        work,
+    manifest = Manifest(
         name=request.model_name,
-        framework=request.framework,
-        artifacts=imported.artifacts,
-        inputs=inputs,
-        outputs=outputs,
-        sample=checked,
-        sample_output={s.name: answers[s.name] for s in outputs},
         version=request.version,
         description=request.description
         or f"{imported.kind} imported from {Path(request.artifact).name}.",
+        framework=request.framework,  # type: ignore[arg-type]
+        framework_version=wrapper_for(request.framework).installed_version(),
+        python_version=python_version(),
+        # the hashes let every worker check it loads the very bytes imported here
+        artifacts=[a for path in imported.artifacts for a in artifacts_under(work, path)],
+        inputs=inputs,
+        outputs=outputs,
+        golden=golden_pairs(inputs, outputs, checked, {s.name: answers[s.name] for s in outputs}),
         tolerance=imported.tolerance if request.tolerance is None else request.tolerance,
-        options=imported.options,
+        options=dict(imported.options),
     )
     manifest.write(work)
     servingfiles.write(manifest, work, request.deployment)
