@@ -1,11 +1,13 @@
 """``modelrepo new``: turns a user's trained artifact into a model directory like those in models/.
 
-Each framework's importer places the artifact in the standard layout (``model.skops``,
-``saved_model/<version>/``, ``model.safetensors`` with the architecture's file), converting what
-the user saved as a pickle into a format that runs no code as it loads, and learns what it can
-about the input and output; flags fill in the rest. The golden pairs come from calling the
-framework's model directly on sample rows, so the wrapper's replay compares two independent paths.
-The directory is built next to its destination and moved there only when complete.
+Each framework's importer (``importers/``) places the artifact in the standard layout
+(``model.skops``, ``saved_model/<version>/``, ``model.safetensors`` with the architecture's file),
+converting what the user saved as a pickle into a format that runs no code as it loads, and
+learns what it can about the input and output; flags fill in the rest. The golden pairs come
+from calling the framework's model directly on sample rows, so the wrapper's replay compares
+two independent paths. The directory is built next to its destination and moved there only
+when complete. Every committed model directory's ``train.py`` builds it this way too
+(``rebuild.py``).
 """
 
 from __future__ import annotations

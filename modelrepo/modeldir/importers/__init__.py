@@ -12,6 +12,9 @@ from typing import Any
 
 from wrappers.contract import Spec, TensorSpec
 
+#: the user's model called on checked inputs by name, answering its outputs by name
+Predict = Callable[[dict[str, Any]], dict[str, Any]]
+
 
 @dataclass
 class Imported:
@@ -19,7 +22,7 @@ class Imported:
     on checked inputs by name and answers outputs by name."""
 
     artifacts: list[str]
-    predict: Callable[[dict[str, Any]], dict[str, Any]]
+    predict: Predict
     kind: str
     tolerance: float
     #: the contract as the artifact states it (None: from the sample or the flags)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import Imported, Predict
 from modelrepo.modeldir.request import NewModel, Step
 from modelrepo.modeldir.samples import Sample
 from wrappers.contract import Spec, TensorSpec
@@ -71,7 +71,7 @@ def _inputs(estimator: Any, request: NewModel, sample: Sample | None) -> list[Sp
         return None  # a matrix of the flags' width
 
 
-def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Any:
+def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Predict:
     """The user's estimator as the golden reference; the skops copy must answer the same."""
 
     def answers(model: Any, X: Any) -> dict[str, np.ndarray]:

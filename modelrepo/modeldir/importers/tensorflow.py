@@ -4,24 +4,22 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import Imported, Predict
 from modelrepo.modeldir.request import NewModel, Step
 from modelrepo.modeldir.samples import Sample
 from wrappers.errors import ManifestError, ScaffoldError
 from wrappers.frameworks.tensorflow.describe import (
     SAVED_MODEL,
+    SIGNATURE,
     describe,
     export_options,
     texts_decoded,
 )
-
-Predict = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
@@ -37,7 +35,7 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
             inputs, outputs = describe(target)
         except ManifestError as exc:
             raise ScaffoldError(f"{artifact}: {exc}") from exc
-        serve = tf.saved_model.load(str(target)).signatures["serving_default"]
+        serve = tf.saved_model.load(str(target)).signatures[SIGNATURE]
 
     def via_signature(checked: dict[str, Any]) -> dict[str, Any]:
         answers = serve(**{k: tf.constant(v) for k, v in checked.items()})
