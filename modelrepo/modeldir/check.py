@@ -118,16 +118,21 @@ def check_model_dir(model_dir: Path) -> Report:
 
     if mismatches:
         report.add("load", "skip", "not attempted: the wrapper refuses unverified artifacts")
-        return report
-    if not version_ok and model.strict_version:
+    elif not version_ok and model.strict_version:
         report.add("load", "skip", f"not attempted: {model.distribution} refuses this version")
-        return report
+    else:
+        _check_load(report, model, manifest)
+    return report
+
+
+def _check_load(report: Report, model: ServedModel, manifest: Manifest) -> None:
+    """Loads the model as a server worker does, which replays the golden pairs."""
     started = time.perf_counter()
     try:
         model.load()
     except ModelLoadError as exc:
         report.add("load", "fail", str(exc))
-        return report
+        return
     report.add("load", "ok", f"loaded in {time.perf_counter() - started:.1f}s")
     if not manifest.golden:
         report.add("golden pairs", "warn", "none recorded: outputs are not verified")
@@ -139,7 +144,6 @@ def check_model_dir(model_dir: Path) -> Report:
         )
     else:
         report.add("golden pairs", "fail", model.problem)
-    return report
 
 
 def _check_versions(report: Report, model: ServedModel) -> bool:

@@ -20,7 +20,7 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
-from modelrepo.modeldir.scaffold import rebuild_command
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
 NAME = "keras-multi-io"

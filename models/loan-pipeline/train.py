@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from modelrepo.modeldir.scaffold import rebuild_command
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
 N_APPLICATIONS = 1500

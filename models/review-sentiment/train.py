@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from modelrepo.modeldir.scaffold import rebuild_command
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
 N_REVIEWS = 600

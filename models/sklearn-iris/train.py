@@ -1,55 +1,49 @@
-"""Trains the iris RandomForest and writes model.skops and manifest.json next to this file."""
+"""Trains the iris RandomForest and builds this model directory from it with ``modelrepo new``."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import joblib
 import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
-from modelrepo.modeldir.builder import build_manifest
-from wrappers.contract import TensorSpec
-from wrappers.core.formats import SKOPS_FILE, save_skops
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
+#: gunicorn workers per replica in deployment.yaml and .s2i/environment
+WORKERS = 2
+NAME = "sklearn-iris"
+DESCRIPTION = "RandomForestClassifier (100 trees) on scikit-learn's iris data set."
+#: two flowers of each species and the last one: the golden inputs
+SAMPLE_ROWS = [0, 50, 100, 25, 75, 125, 149]
+#: a forest's probabilities are sums of leaf fractions, reproduced exactly on any machine
+TOLERANCE = "1e-12"
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def train(directory: Path) -> list[str]:
+    """Trains the model, saves it and a sample file in `directory` as a user would, and returns
+    the `modelrepo new` arguments that build the model directory from them."""
     iris = load_iris()
     labels = iris.target_names[iris.target]
     model = RandomForestClassifier(n_estimators=100, random_state=SEED).fit(iris.data, labels)
-    save_skops(model, out / SKOPS_FILE)
-
-    sample = iris.data[[0, 50, 100, 25, 75, 125, 149]]
-    classes = [str(c) for c in model.classes_]
-    build_manifest(
-        out,
-        name="sklearn-iris",
-        version="1",
-        description="RandomForestClassifier (100 trees) on scikit-learn's iris data set.",
-        framework="sklearn",
-        artifacts=[SKOPS_FILE],
-        inputs=[
-            TensorSpec(name="input", names=list(iris.feature_names), dtype="float64", shape=[-1, 4])
-        ],
-        outputs=[
-            TensorSpec(
-                name="predict_proba", names=classes, dtype="float64", shape=[-1, len(classes)]
-            )
-        ],
-        sample={"input": sample},
-        sample_output={"predict_proba": model.predict_proba(sample)},
-        tolerance=1e-12,
-        options={"classes": classes},
-    ).write(out)
     accuracy = float(np.mean(model.predict(iris.data) == labels))
-    click.echo(f"sklearn-iris written to {out} (training accuracy {accuracy:.3f})")
+    click.echo(f"{NAME}: training accuracy {accuracy:.3f}")
+    joblib.dump(model, directory / "model.joblib")
+    np.save(directory / "flowers.npy", iris.data[SAMPLE_ROWS])
+    return [
+        "-f", "sklearn",
+        "-a", str(directory / "model.joblib"),
+        "--sample", str(directory / "flowers.npy"),
+        "--features", ",".join(iris.feature_names),
+        "--tolerance", TOLERANCE,
+        "--workers", str(WORKERS),
+    ]  # fmt: skip
 
+
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()

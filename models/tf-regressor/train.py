@@ -1,11 +1,8 @@
-"""Trains a one-hidden-layer Keras regressor on the diabetes data and exports a SavedModel.
-
-Keras 3 cannot ``model.save("saved_model")``; ``model.export`` writes the TF-Serving layout
-``saved_model/<version>/`` whose serving function the wrapper calls directly.
-"""
+"""Trains a one-hidden-layer Keras regressor on the diabetes data and builds this model directory
+from the user's ``model.keras`` with ``modelrepo new``, which exports the TF-Serving layout
+``saved_model/<version>/`` whose serving function the wrapper calls directly."""
 
 import os
-import shutil
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,20 +14,20 @@ import tensorflow as tf
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
-from modelrepo.modeldir.builder import build_manifest
-from wrappers.contract import TensorSpec
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
-VERSION = "1"
+#: gunicorn workers per replica in deployment.yaml and .s2i/environment
+WORKERS = 2
+EPOCHS = 100
+SAMPLE_ROWS = 6
+NAME = "tf-regressor"
+DESCRIPTION = "Keras network (10 -> 16 relu -> 1) on scikit-learn's diabetes data set."
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-@click.option("--epochs", default=100, show_default=True)
-def main(out: Path, epochs: int) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def train(directory: Path) -> list[str]:
+    """Trains the model, saves it and a sample file in `directory` as a user would, and returns
+    the `modelrepo new` arguments that build the model directory from them."""
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
     data = load_diabetes()
@@ -48,37 +45,24 @@ def main(out: Path, epochs: int) -> None:
     outputs = keras.layers.Rescaling(scale=std, offset=mean, name="progression")(scaled)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mean_squared_error")
-    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0, shuffle=True)
+    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, verbose=0, shuffle=True)
 
-    export_root = out / "saved_model"
-    shutil.rmtree(export_root / VERSION, ignore_errors=True)
-    model.export(str(export_root / VERSION), verbose=False)
-
-    sample = x_test[:6]
     predicted = model(x_test, training=False).numpy()
     r2 = 1 - float(np.sum((predicted[:, 0] - y_test) ** 2) / np.sum((y_test - y_test.mean()) ** 2))
-    build_manifest(
-        out,
-        name="tf-regressor",
-        version=VERSION,
-        description="Keras network (10 -> 16 relu -> 1) on scikit-learn's diabetes data set.",
-        framework="tensorflow",
-        artifacts=[f"saved_model/{VERSION}"],
-        inputs=[
-            TensorSpec(
-                name="features", names=list(data.feature_names), dtype="float32", shape=[-1, 10]
-            )
-        ],
-        outputs=[
-            TensorSpec(name="output_0", names=["progression"], dtype="float32", shape=[-1, 1])
-        ],
-        sample={"features": sample},
-        sample_output={"output_0": model(sample, training=False).numpy()},
-        tolerance=1e-4,
-        options={"saved_model": "saved_model", "signature": "serving_default"},
-    ).write(out)
-    click.echo(f"tf-regressor written to {out} (test R^2 {r2:.3f})")
+    click.echo(f"{NAME}: test R^2 {r2:.3f}", err=True)
+    model.save(directory / "model.keras")
+    np.save(directory / "features.npy", x_test[:SAMPLE_ROWS])
+    return [
+        "-f", "tensorflow",
+        "-a", str(directory / "model.keras"),
+        "--sample", str(directory / "features.npy"),
+        "--features", ",".join(data.feature_names),
+        "--outputs", "progression",
+        "--workers", str(WORKERS),
+    ]  # fmt: skip
 
+
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,12 @@
-"""Trains SimpleNeuralNet with torch.compile, as the cookbook does, and saves its weights.
+"""Trains SimpleNeuralNet with torch.compile, as the cookbook does, saves its weights as a user
+would and builds this model directory from them with ``modelrepo new``.
 
 The state dict's keys carry torch.compile's ``_orig_mod.`` prefix on purpose: the wrapper must
-strip it and load strictly, or it would serve an untrained network. They are stored as
-safetensors, which hold tensors only and run no code as they load.
+strip it and load strictly, or it would serve an untrained network. ``modelrepo new`` stores
+them as safetensors, which hold tensors only and run no code as they load.
 """
+
+from __future__ import annotations
 
 from pathlib import Path
 
@@ -16,24 +19,24 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from modelrepo.modeldir.builder import build_manifest
-from wrappers.contract import TensorSpec
-from wrappers.core.formats import SAFETENSORS_FILE, save_safetensors
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
-FEATURES = [f"x{i}" for i in range(10)]
+#: gunicorn workers per replica in deployment.yaml and .s2i/environment
+WORKERS = 2
+EPOCHS = 20
+N_FEATURES = 10
+SAMPLE_ROWS = 6
+NAME = "torch-classifier"
+DESCRIPTION = "The cookbook's SimpleNeuralNet trained with torch.compile."
 
 
-@click.command()
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path(__file__).parent
-)
-@click.option("--epochs", default=20, show_default=True)
-def main(out: Path, epochs: int) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def train(directory: Path) -> list[str]:
+    """Trains the model, saves it and a sample file in `directory` as a user would, and returns
+    the `modelrepo new` arguments that build the model directory from them."""
     torch.manual_seed(SEED)
     np.random.seed(SEED)
-    features, target = make_classification(n_samples=1000, n_features=10, random_state=SEED)
+    features, target = make_classification(n_samples=1000, n_features=N_FEATURES, random_state=SEED)
     x_train, x_test, y_train, y_test = train_test_split(
         features.astype(np.float32), target.astype(np.float32), test_size=0.1, random_state=1
     )
@@ -47,37 +50,30 @@ def main(out: Path, epochs: int) -> None:
     criterion = nn.BCELoss()
     optimizer = torch.optim.RMSprop(network.parameters())
     compiled = torch.compile(network)
-    for _ in range(epochs):
+    for _ in range(EPOCHS):
         for data, labels in loader:
             optimizer.zero_grad()
             loss = criterion(compiled(data), labels)
             loss.backward()
             optimizer.step()
-    save_safetensors(compiled.state_dict(), out / SAFETENSORS_FILE)
-    if out.resolve() != Path(__file__).parent.resolve():
-        (out / "network.py").write_text((Path(__file__).parent / "network.py").read_text())
-
     network.eval()
-    sample = x_test[:6]
     with torch.inference_mode():
-        golden = network(torch.from_numpy(sample)).numpy()
         accuracy = float(((network(torch.from_numpy(x_test)).numpy()[:, 0] > 0.5) == y_test).mean())
-    build_manifest(
-        out,
-        name="torch-classifier",
-        version="1",
-        description="The cookbook's SimpleNeuralNet trained with torch.compile.",
-        framework="torch",
-        artifacts=[SAFETENSORS_FILE, "network.py"],
-        inputs=[TensorSpec(name="input", names=FEATURES, dtype="float32", shape=[-1, 10])],
-        outputs=[TensorSpec(name="output", names=["probability"], dtype="float32", shape=[-1, 1])],
-        sample={"input": sample},
-        sample_output={"output": golden},
-        tolerance=1e-5,
-        options={"architecture": "network.py:SimpleNeuralNet", "checkpoint": SAFETENSORS_FILE},
-    ).write(out)
-    click.echo(f"torch-classifier written to {out} (test accuracy {accuracy:.3f})")
+    click.echo(f"{NAME}: test accuracy {accuracy:.3f}")
+    torch.save(compiled.state_dict(), directory / "model.pt")
+    np.save(directory / "rows.npy", x_test[:SAMPLE_ROWS])
+    return [
+        "-f", "torch",
+        "-a", str(directory / "model.pt"),
+        "--module", f"{Path(__file__).parent / 'network.py'}:SimpleNeuralNet",
+        "--n-features", str(N_FEATURES),
+        "--outputs", "probability",
+        "--sample", str(directory / "rows.npy"),
+        "--workers", str(WORKERS),
+    ]  # fmt: skip
 
+
+main = rebuild_command(NAME, DESCRIPTION, train, Path(__file__).parent)
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from modelrepo.modeldir.scaffold import rebuild_command
+from modelrepo.modeldir.rebuild import rebuild_command
 
 SEED = 0
 EPOCHS = 8

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wrappers.contract import TensorSpec
-from wrappers.contract.tensor import TensorDType
-from wrappers.core.manifest import MANIFEST_FILE, Manifest
+from wrappers.core.manifest import Manifest
 from wrappers.core.model import Outputs, ServedModel
-from wrappers.errors import ManifestError, ModelLoadError
-
-SAVED_MODEL = "saved_model"
-SIGNATURE = "serving_default"
-DTYPES: frozenset[str] = frozenset(TensorDType.__args__)  # type: ignore[attr-defined]
+from wrappers.errors import ModelLoadError
+from wrappers.frameworks.tensorflow.describe import (
+    SAVED_MODEL,
+    SIGNATURE,
+    describe,
+    export_options,
+    newest_version,
+    texts_decoded,
+)
 
 
 class TFRuntime(ServedModel):
@@ -39,21 +41,10 @@ class TFRuntime(ServedModel):
     def unverified_manifest(self) -> Manifest:
         """``saved_model/<version>/`` alone (the highest version): the contract is read from the
         serving signature in ``saved_model.pb``, without loading the graph before the fork."""
-        root = self.model_dir / SAVED_MODEL
-        versions = sorted(int(p.name) for p in root.glob("*") if p.name.isdigit())
-        if not versions:
-            raise ManifestError(
-                f"no {MANIFEST_FILE} and no {SAVED_MODEL}/<version>/ in {self.model_dir}"
-            )
-        version = str(versions[-1])
-        inputs, outputs = describe(root / version)
+        version = newest_version(self.model_dir)
+        inputs, outputs = describe(self.model_dir / SAVED_MODEL / version)
         return self._describe_unverified(
-            f"{SAVED_MODEL}/{version}",
-            list(inputs),
-            outputs,
-            version=version,
-            saved_model=SAVED_MODEL,
-            signature=SIGNATURE,
+            f"{SAVED_MODEL}/{version}", list(inputs), outputs, version=version, **export_options()
         )
 
     def _load(self) -> None:
@@ -97,33 +88,6 @@ class TFRuntime(ServedModel):
         }
 
 
-def describe(saved_model: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """The serving signature's inputs and outputs, read from ``saved_model.pb`` alone."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes())
-    signature = saved.meta_graphs[0].signature_def.get(SIGNATURE)
-    if signature is None:
-        raise ManifestError(f"{saved_model} has no {SIGNATURE!r} signature")
-    inputs = [_spec(key, info) for key, info in sorted(signature.inputs.items())]
-    outputs = [_spec(key, info) for key, info in sorted(signature.outputs.items())]
-    return inputs, outputs
-
-
-def _spec(key: str, info: Any) -> TensorSpec:
-    import tensorflow as tf
-
-    dtype = tf.dtypes.as_dtype(info.dtype).name
-    if dtype not in DTYPES:
-        raise ManifestError(f"{key}: tensors of {dtype} cannot be served")
-    if info.tensor_shape.unknown_rank:
-        raise ManifestError(f"{key}: the signature does not fix its rank")
-    shape = [d.size if d.size > 0 else -1 for d in info.tensor_shape.dim]
-    if not shape:
-        raise ManifestError(f"{key}: a scalar is no batch; export a batch dimension")
-    return TensorSpec(name=key, dtype=dtype, shape=shape)  # type: ignore[arg-type]
-
-
 def _tensor_names(tensors: Any, wanted: Sequence[str], what: str) -> list[str]:
     """Graph tensor names for the manifest's names; a schema-1 manifest's one generic name
     stands for the signature's one tensor."""
@@ -140,15 +104,6 @@ def _from_tf(result: Any, spec: TensorSpec, rows: int) -> np.ndarray:
     if spec.rank == 2 and array.ndim != 2:
         array = array.reshape(rows, -1)
     return array
-
-
-def texts_decoded(array: np.ndarray) -> np.ndarray:
-    """TensorFlow hands string tensors back as bytes: as UTF-8 text, as they were sent."""
-    if array.dtype.kind not in "SO":
-        return array
-    return np.vectorize(
-        lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v, otypes=[object]
-    )(array)
 
 
 def session_callable(

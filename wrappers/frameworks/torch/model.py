@@ -14,6 +14,7 @@ from wrappers.contract import TensorSpec
 from wrappers.core.formats import load_safetensors, require_pickle_allowed
 from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import ManifestError, ModelLoadError
+from wrappers.frameworks.torch.describe import as_numpy
 
 #: prefixes that torch.compile (``_orig_mod.``) and DataParallel (``module.``) add to keys
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
@@ -71,22 +72,6 @@ class TorchRuntime(ServedModel):
         return outputs_by_name(result, self.manifest.outputs, len(tensors[0]))
 
 
-def name_outputs(result: Any) -> Outputs:
-    """Names a result as a new manifest does: ``output``; ``output_0``, ... for a tuple; a
-    dict's own keys."""
-    if isinstance(result, Mapping):
-        values = dict(result)
-    elif isinstance(result, tuple | list):
-        values = {f"output_{i}": v for i, v in enumerate(result)}
-    else:
-        values = {"output": result}
-    return {k: _numpy(v) for k, v in values.items()}
-
-
-def _numpy(value: Any) -> np.ndarray:
-    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
-
-
 def outputs_by_name(result: Any, specs: Sequence[TensorSpec], rows: int) -> Outputs:
     """A network's tensor, tuple or dict result as numpy arrays by output name."""
     if hasattr(result, "detach"):  # one tensor, the usual case
@@ -104,7 +89,7 @@ def outputs_by_name(result: Any, specs: Sequence[TensorSpec], rows: int) -> Outp
         values = [np.asarray(result)]
     arrays = {}
     for spec, value in zip(specs, values, strict=False):
-        array = _numpy(value)
+        array = as_numpy(value)
         arrays[spec.name] = array.reshape(rows, -1) if spec.rank == 2 else array
     return arrays
 
