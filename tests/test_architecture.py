@@ -93,3 +93,24 @@ def test_the_layer_table_matches_the_packages():
     modules = {p.stem for p in (ROOT / "wrappers").glob("*.py") if p.stem != "__init__"}
     placed = {p.split(".")[1] for layer in LAYERS for p in layer if p.startswith("wrappers.")}
     assert packages | modules == placed
+
+
+def _function_bodies(path: Path) -> list[tuple[str, int]]:
+    """Each function's name and the length of its body in lines, its docstring left out."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            documented = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            first = body[1] if documented and len(body) > 1 else body[0]
+            found.append((node.name, node.end_lineno - first.lineno + 1))
+    return found
+
+
+BENCH = sorted(p for p in (ROOT / "bench").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SERVING + TOOLING + BENCH, ids=lambda p: module_of(p))
+def test_every_function_fits_on_a_screen(path):
+    long = [(name, lines) for name, lines in _function_bodies(path) if lines > 60]
+    assert not long, f"{module_of(path)}: function bodies over 60 lines: {long}"

@@ -95,6 +95,14 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
         answer = dataplane.infer(model, read_request(name, version, model.max_elements))
         return jsonify(write_response(answer))
 
+    _answer_errors_in_v2_shape(blueprint)
+    return blueprint
+
+
+def _answer_errors_in_v2_shape(blueprint: Blueprint) -> None:
+    """Every V2 error is ``{"error": message}``: refusals, HTTP errors, unknown paths, and
+    anything unexpected (logged, a bounded message)."""
+
     @blueprint.errorhandler(SeldonMicroserviceException)
     def serving_error(error: SeldonMicroserviceException) -> tuple[Response, int]:
         return jsonify({"error": excerpt(str(error.message), MESSAGE_CHARS)}), error.status_code
@@ -127,8 +135,6 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
             message = f"{request.method} is not allowed on {request.path}; use {allowed}"
             return jsonify({"error": message}), 405
         return jsonify({"error": f"{request.path} is not a V2 endpoint"}), 404
-
-    return blueprint
 
 
 def _methods_for(path: str) -> list[str]:
