@@ -1,0 +1,1 @@
+"""TensorFlow: a SavedModel's serving signature, called without Keras."""
