@@ -1,6 +1,6 @@
 """The V2 REST endpoints, as a Flask blueprint on Seldon's REST app (the model's HTTP port).
 
-``ServedModel.model_error_handler`` nests it in the blueprint Seldon registers, so these
+``SeldonComponent.model_error_handler`` nests it in the blueprint Seldon registers, so these
 routes also exist under plain ``seldon-core-microservice``. Errors are the protocol's
 ``{"error": "<message>"}`` with the HTTP status of the error type (400, 404, 413, 503, 500).
 """

@@ -3,7 +3,7 @@
 Seldon 1.18 turns ``data.ndarray``/``data.tensor``/``data.tftensor`` into a numpy array before
 the model's ``predict`` runs; a ragged list, a tensor whose values do not fill its shape or a
 ``meta`` of the wrong type make that conversion raise, which Seldon answers with HTTP 500. These
-checks run first (from ``ServedModel.predict_raw``, for REST and gRPC alike) and leave the
+checks run first (from ``SeldonHooks.predict_raw``, for REST and gRPC alike) and leave the
 contents of the inputs to the codecs and the contract's checks. A declared shape (``tensor``,
 ``tftensor``) is held to ``wrappers.limits.check_shape`` before anything converts it.
 """
