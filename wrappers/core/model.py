@@ -83,6 +83,11 @@ class ServedModel(ABC):
     default_model_dir: ClassVar[Path | None] = None
 
     def __init__(self, **parameters: Any) -> None:
+        # plain ``seldon-core-microservice`` builds its servers after constructing this object:
+        # the changes the launcher makes to seldon_core are made now if it did not run
+        from wrappers.server.patches import apply_under_seldon
+
+        apply_under_seldon()
         self.settings = Settings.resolve(parameters)
         directory = self.settings.model_dir or self.default_model_dir or Path.cwd()
         self.model_dir = Path(directory).resolve()
