@@ -145,7 +145,7 @@ def counted(seldon_metrics: Any, context: Any, call: Any, request: Any) -> Any:
 def labelling(make_server: Callable[..., Any]) -> Callable[..., Any]:
     """Seldon's REST server factory, which also labels the metrics with the served model.
 
-    It runs in the launching process before the metrics server is forked, with the model."""
+    It runs in Seldon's main process before the metrics server is forked, with the model."""
 
     def make_labelled_server(user_object: Any, seldon_metrics: Any, *args: Any, **kw: Any) -> Any:
         manifest = getattr(user_object, "manifest", None)
