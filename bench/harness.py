@@ -115,8 +115,9 @@ class Run:
 
 
 def standard_servers(run_dir: Path) -> list[Server]:
-    """Baselines first, then every model as deployed and with Seldon's plain defaults, and
-    sklearn-iris as deployed asked over V2 with the request MLServer gets."""
+    """Baselines first, then every model as deployed (through the launcher, and as plain
+    ``seldon-core-microservice`` as Seldon's s2i images run it) and with Seldon's plain
+    defaults, and sklearn-iris as deployed asked over V2 with the request MLServer gets."""
     servers = [
         flask_server(),
         mlserver_server(run_dir),
@@ -127,6 +128,8 @@ def standard_servers(run_dir: Path) -> list[Server]:
     for name in MODEL_NAMES:
         deployed = s2i_environment(MODELS / name)
         servers.append(model_server(name, "deployed", deployed, f"{name} as deployed"))
+        label = f"{name} as deployed, plain seldon-core-microservice"
+        servers.append(model_server(name, "seldon", deployed, label, launcher=False))
         servers.append(model_server(name, "plain", PLAIN, f"{name}, Seldon defaults"))
     iris = s2i_environment(MODELS / "sklearn-iris")
     label = "sklearn-iris as deployed, over V2 REST (MLServer's request)"

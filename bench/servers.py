@@ -181,12 +181,13 @@ def seldon_server(
     env: dict[str, str],
     *,
     echo: bool = False,
-    unpatched: bool = False,
+    launcher: bool = True,
     protocol: Protocol = SELDON,
 ) -> Server:
     """``seldon-core-microservice`` serving ``user_class`` with the workers and threads that
-    ``env`` asks for, through ``wrappers.server.launch`` unless ``unpatched``, asked over
-    ``protocol`` (Seldon's, or V2 on the same port)."""
+    ``env`` asks for, through ``wrappers.server.launch`` or, without ``launcher``, as the
+    ``seldon-core-microservice`` command Seldon's s2i images run, asked over ``protocol``
+    (Seldon's, or V2 on the same port)."""
     workers = int(env.get("GUNICORN_WORKERS", 1))
     threads = int(env.get("GUNICORN_THREADS", 1))
 
@@ -197,7 +198,7 @@ def seldon_server(
             workers=workers,
             threads=threads,
             http_port=port,
-            unpatched=unpatched,
+            launcher=launcher,
         )
         return service.command(), model_dir, {"TF_CPP_MIN_LOG_LEVEL": "2", **env}
 
@@ -205,10 +206,22 @@ def seldon_server(
 
 
 def model_server(
-    name: str, variant: str, env: dict[str, str], label: str, protocol: Protocol = SELDON
+    name: str,
+    variant: str,
+    env: dict[str, str],
+    label: str,
+    protocol: Protocol = SELDON,
+    launcher: bool = True,
 ) -> Server:
     return seldon_server(
-        f"{name}-{variant}", label, [name], MODELS / name, "MyModel", env, protocol=protocol
+        f"{name}-{variant}",
+        label,
+        [name],
+        MODELS / name,
+        "MyModel",
+        env,
+        protocol=protocol,
+        launcher=launcher,
     )
 
 
@@ -233,7 +246,8 @@ def ceiling_server(
     models: list[str], workers: int = 2, threads: int = 1, launcher: bool = False
 ) -> Server:
     """A user class that returns its input: Seldon's own cost per request, the most a wrapper
-    can reach by doing nothing. Seldon as installed, or with ``launcher`` through
+    can reach by doing nothing. Seldon as installed (``Echo`` is no ``ServedModel``, so the
+    ``seldon-core-microservice`` command leaves Seldon unchanged), or with ``launcher`` through
     ``wrappers.server.launch``, whose metrics store takes less of that cost."""
     env = {"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)}
     return seldon_server(
@@ -244,7 +258,7 @@ def ceiling_server(
         "Echo",
         env,
         echo=True,
-        unpatched=not launcher,
+        launcher=launcher,
     )
 
 

@@ -4,7 +4,7 @@ import grpc
 import pytest
 
 from wrappers.errors import grpc_status
-from wrappers.server.patches import address, rehost
+from wrappers.server.bind import address, rehost
 
 
 @pytest.mark.parametrize(

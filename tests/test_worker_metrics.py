@@ -16,7 +16,6 @@ import requests
 from conftest import MODELS_DIR
 from prometheus_client.parser import text_string_to_metric_families
 from seldon_core import metrics as seldon_metrics_module
-from seldon_core import microservice
 from seldon_core.metrics import SeldonMetrics
 
 from modelrepo.local.process import Microservice
@@ -25,7 +24,7 @@ from wrappers.server.metrics import (
     ProcessSafeLock,
     WorkerMetrics,
     add_to_histogram,
-    keep_metrics_in_workers,
+    kept_in_workers,
 )
 
 #: what one request of the served models reports, and the metrics of other kinds Seldon merges
@@ -84,11 +83,9 @@ def test_process_safe_lock_excludes_other_processes_and_dies_with_its_holder():
 
 @pytest.fixture
 def worker_metrics(monkeypatch: pytest.MonkeyPatch):
-    """Seldon's metrics store as ``wrappers.server.launch`` patches it, flushing when told."""
-    monkeypatch.setattr(microservice, "SeldonMetrics", microservice.SeldonMetrics)
-    monkeypatch.setattr(seldon_metrics_module, "BINS", seldon_metrics_module.BINS)
-    keep_metrics_in_workers(interval=3600)
-    metrics = microservice.SeldonMetrics()
+    """Seldon's metrics store as ``wrappers.server.patches`` replaces it, flushing when told."""
+    monkeypatch.setattr(seldon_metrics_module, "BINS", LATENCY_BUCKETS)
+    metrics = kept_in_workers(SeldonMetrics, interval=3600)()
     yield metrics
     metrics._manager.shutdown()
 

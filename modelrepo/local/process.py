@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelrepo.local.runner import Runner
-from wrappers.server.patches import address
+from wrappers.server.bind import address
 
 
 def free_port() -> int:
@@ -25,13 +25,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def seldon_command() -> str:
+    """Seldon's ``seldon-core-microservice`` script, installed beside this interpreter."""
+    return str(Path(sys.executable).parent / "seldon-core-microservice")
+
+
 @dataclass
 class Microservice(Runner):
     """``seldon-core-microservice`` serving one model directory on REST, gRPC and metrics ports.
 
     It runs through ``wrappers.server.launch`` so that every server binds ``host`` (loopback unless
-    told otherwise). The process runs in its own session so that stopping it also stops
-    gunicorn's workers and the gRPC and metrics processes it forks.
+    told otherwise), or with ``launcher=False`` as Seldon's s2i images run it: the
+    ``seldon-core-microservice`` command, which binds 0.0.0.0. The process runs in its own
+    session so that stopping it also stops gunicorn's workers and the gRPC and metrics
+    processes it forks.
     """
 
     model_dir: Path
@@ -47,9 +54,8 @@ class Microservice(Runner):
     #: a managed process is stopped by its owner, with no endpoint to withdraw first
     drain_seconds: float = 0.0
     log_path: Path | None = None
-    #: run Seldon's own entry point without ``wrappers.server.launch`` (it binds 0.0.0.0): for
-    #: measuring Seldon itself
-    unpatched: bool = False
+    #: through ``wrappers.server.launch``; otherwise Seldon's own ``seldon-core-microservice``
+    launcher: bool = True
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,10 +67,9 @@ class Microservice(Runner):
         return address(self.host, self.grpc_port)
 
     def command(self) -> list[str]:
-        seldon = [sys.executable, "-m", "seldon_core.microservice"]
         launcher = [sys.executable, "-m", "wrappers.server.launch", "--host", self.host]
         return [
-            *(seldon if self.unpatched else launcher),
+            *(launcher if self.launcher else [seldon_command()]),
             self.user_class,
             "--service-type", "MODEL",
             "--http-port", str(self.http_port),

@@ -8,17 +8,25 @@ Readiness also fails while the server drains.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from flask import Blueprint
 
 from wrappers.protocols.seldon.hooks import SeldonHooks
 from wrappers.server import drain
+from wrappers.server.patches import apply_under_seldon
 from wrappers.server.rest import error_blueprint
 from wrappers.server.v2_rest import v2_blueprint
 
 
 class SeldonComponent(SeldonHooks):
     """A served model as Seldon Core 1.x runs it, with this server's REST additions."""
+
+    def __init__(self, **parameters: Any) -> None:
+        # plain ``seldon-core-microservice`` builds its servers after constructing this object:
+        # the changes the launcher makes to seldon_core are made now if it did not run
+        apply_under_seldon()
+        super().__init__(**parameters)
 
     @cached_property
     def model_error_handler(self) -> Blueprint:

@@ -1,12 +1,9 @@
 """``python -m wrappers.server.launch``: ``seldon-core-microservice`` bound to a chosen address.
 
 Seldon Core 1.18.2 binds its REST, metrics and gRPC servers to 0.0.0.0 and offers no option to
-change that. This runs Seldon's own ``main`` with every other argument after applying the
-corrections in ``wrappers.server.patches`` (the bind host, gRPC status codes) and
-``wrappers.server.metrics`` (metrics kept by each worker, behind a lock a killed worker cannot
-leave held), ``wrappers.server.observe`` (metrics labelled with the model, requests counted by
-status code, the optional payload log) and ``wrappers.server.shutdown`` (drain on SIGTERM, then stop
-every process; REST requests read whole before a thread takes them).
+change that. This runs Seldon's own ``main`` with every other argument after applying
+``wrappers.server.patches`` with the chosen host (plain ``seldon-core-microservice`` gets the
+same patches, bound to 0.0.0.0).
 """
 
 from __future__ import annotations
@@ -15,14 +12,9 @@ import sys
 
 import click
 
-from wrappers.server.metrics import keep_metrics_in_workers
-from wrappers.server.observe import observe_requests
-from wrappers.server.patches import bind_to, map_grpc_errors
-from wrappers.server.shutdown import drain_on_sigterm
-from wrappers.server.v2_grpc import serve_on_seldon_grpc
+from wrappers.server import patches
+from wrappers.server.bind import ALL_INTERFACES
 from wrappers.settings import ServerSettings
-
-ALL_INTERFACES = "0.0.0.0"
 
 
 @click.command(
@@ -48,12 +40,7 @@ def main(host: str, seldon_args: tuple[str, ...]) -> None:
     debug = "--debug" in seldon_args or getenv_as_bool(microservice.DEBUG_ENV, default=False)
     if debug and host != ALL_INTERFACES:
         raise click.UsageError("Seldon's --debug server always binds 0.0.0.0; drop --debug")
-    bind_to(host)
-    map_grpc_errors()
-    keep_metrics_in_workers()
-    observe_requests()  # after map_grpc_errors: it counts the status codes that one sets
-    drain_on_sigterm(ServerSettings.from_env())
-    serve_on_seldon_grpc()
+    patches.apply(microservice, host, ServerSettings.from_env())
     sys.argv = ["seldon-core-microservice", *seldon_args]
     microservice.main()
 

@@ -146,13 +146,12 @@ class WorkerMetrics:
                 return
 
 
-def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
-    """Makes the servers Seldon starts record custom metrics through ``WorkerMetrics``."""
-    from seldon_core import metrics, microservice
+def kept_in_workers(store: type, interval: float = FLUSH_SECONDS) -> type:
+    """Seldon's metrics store class ``store``, recording custom metrics through
+    ``WorkerMetrics`` (the TIMER buckets are Seldon's ``metrics.BINS``: ``LATENCY_BUCKETS``
+    replaces them beside this)."""
 
-    metrics.BINS = LATENCY_BUCKETS  # read by Seldon's merge and exposition alike
-
-    class SeldonMetrics(microservice.SeldonMetrics):
+    class SeldonMetrics(store):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             # the Manager process Seldon starts here holds every worker's metrics until the
             # server has stopped: a SIGTERM to the whole process group must not end it first
@@ -201,4 +200,4 @@ def keep_metrics_in_workers(interval: float = FLUSH_SECONDS) -> None:
                 self._own.close()
             super().clear()
 
-    microservice.SeldonMetrics = SeldonMetrics
+    return SeldonMetrics

@@ -1,8 +1,8 @@
-"""What the server records of each prediction request, applied by ``wrappers.server.launch``.
+"""What the server records of each prediction request (applied by ``wrappers.server.patches``).
 
 Seldon Core 1.18.2 records only the metrics a model returns with a successful answer, labelled
-``model_name="NOT_IMPLEMENTED"`` outside a SeldonDeployment. ``observe_requests`` adds, in
-the launching process (its forked servers inherit it):
+``model_name="NOT_IMPLEMENTED"`` outside a SeldonDeployment. The servers built through these
+replacements of Seldon's factories add:
 
 * the manifest's name and version as the ``model_name`` and ``model_version`` labels of every
   metric (a SeldonDeployment's container name and image stay in ``predictor_name``,
@@ -18,9 +18,11 @@ the launching process (its forked servers inherit it):
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
-from wrappers.server import v2_grpc as grpc_service
+from flask import Flask, Response, request
+
 from wrappers.server.payload_log import PayloadLog, Prediction, deployment_attributes
 from wrappers.server.rest import PREDICT_PATHS
 
@@ -55,17 +57,10 @@ def payload_log_for(user_model: Any, seldon_metrics: Any) -> PayloadLog | None:
     )
 
 
-def observe_requests() -> None:
-    """Labels, counts and logs the requests of the servers Seldon starts, as described above."""
-    from flask import Flask, Response, request
-    from seldon_core import microservice, wrapper
+def observed_rest(get_rest_microservice: Callable[..., Flask]) -> Callable[..., Flask]:
+    """Seldon's ``get_rest_microservice``, whose app counts, measures and logs predictions."""
 
-    for name in ("_make_rest_server_prod", "_make_rest_server_debug"):
-        setattr(microservice, name, _labelling(getattr(microservice, name)))
-
-    get_rest_microservice = wrapper.get_rest_microservice
-
-    def observed_rest(user_model: Any, seldon_metrics: Any) -> Flask:
+    def observed(user_model: Any, seldon_metrics: Any) -> Flask:
         app = get_rest_microservice(user_model, seldon_metrics)
         payloads = payload_log_for(user_model, seldon_metrics)
 
@@ -92,9 +87,14 @@ def observe_requests() -> None:
 
         return app
 
-    wrapper.get_rest_microservice = observed_rest
+    return observed
 
-    class Observed(wrapper.SeldonModelGRPC):
+
+def observed_grpc(servicer: type) -> type:
+    """Seldon's ``SeldonModelGRPC`` class ``servicer``, counting predictions by the status
+    code they end with (so it goes over the servicer that sets those codes) and logging them."""
+
+    class Observed(servicer):  # type: ignore[misc, valid-type]
         def __init__(self, user_model: Any, seldon_metrics: Any) -> None:
             super().__init__(user_model, seldon_metrics)
             self.payloads = payload_log_for(user_model, seldon_metrics)
@@ -105,7 +105,14 @@ def observe_requests() -> None:
                 self.payloads.offer(Prediction(request, answer, None, GRPC_SOURCE))
             return answer
 
-    class ObservedInference(grpc_service.InferenceServicer):
+    return Observed
+
+
+def observed_v2_grpc(servicer: type) -> type:
+    """The V2 ``InferenceServicer`` class ``servicer``, counting, measuring and logging
+    inference requests."""
+
+    class ObservedInference(servicer):  # type: ignore[misc, valid-type]
         def __init__(self, model: Any, seldon_metrics: Any) -> None:
             super().__init__(model, seldon_metrics)
             self.payloads = payload_log_for(model, seldon_metrics)
@@ -117,8 +124,7 @@ def observe_requests() -> None:
                 self.payloads.offer(Prediction(request, answer, None, GRPC_SOURCE, "v2"))
             return answer
 
-    wrapper.SeldonModelGRPC = Observed
-    grpc_service.InferenceServicer = ObservedInference
+    return ObservedInference
 
 
 def counted(seldon_metrics: Any, context: Any, call: Any, request: Any) -> Any:
@@ -136,10 +142,10 @@ def counted(seldon_metrics: Any, context: Any, call: Any, request: Any) -> Any:
     return answer
 
 
-def _labelling(make_server: Any) -> Any:
+def labelling(make_server: Callable[..., Any]) -> Callable[..., Any]:
     """Seldon's REST server factory, which also labels the metrics with the served model.
 
-    It runs in the launching process before the metrics server is forked, with the model."""
+    It runs in Seldon's main process before the metrics server is forked, with the model."""
 
     def make_labelled_server(user_object: Any, seldon_metrics: Any, *args: Any, **kw: Any) -> Any:
         manifest = getattr(user_object, "manifest", None)

@@ -1,4 +1,4 @@
-"""How the server's processes drain and stop on SIGTERM, applied by ``wrappers.server.launch``.
+"""How the server's processes drain and stop on SIGTERM (applied by ``wrappers.server.patches``).
 
 Seldon Core 1.18.2 runs gunicorn's REST arbiter in the main process and forks a gRPC parent
 (which forks the gRPC workers) and a metrics server. On SIGTERM gunicorn closed the REST port at
@@ -23,20 +23,31 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
 
 from wrappers.server import drain
 from wrappers.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
-WORKER_CLASS = "wrappers.server.http_worker.ServingWorker"
-
 #: the gRPC and metrics servers, signalled by the REST arbiter when the drain ends
 _siblings: list[multiprocessing.Process] = []
 
 
 class DrainingArbiter(Arbiter):
-    """gunicorn's arbiter, for which SIGTERM begins the drain and its deadline stops."""
+    """gunicorn's arbiter, for which SIGTERM begins the drain and its deadline stops.
+
+    It runs ``worker``, given as a class: gunicorn 20.1 takes a class for its ``worker_class``
+    setting but then reads the setting as a string when it logs it."""
+
+    def __init__(self, app: Any, worker: type[Worker]) -> None:
+        self.serving_worker = worker
+        super().__init__(app)
+
+    def setup(self, app: Any) -> None:
+        super().setup(app)
+        self.worker_class = self.serving_worker
+        logger.info("gunicorn workers: %s", self.worker_class.__qualname__)
 
     def handle_term(self) -> None:
         state = _state()
@@ -70,22 +81,24 @@ class Draining:
     """Mixin for Seldon's gunicorn applications: our worker and arbiter, the finish time."""
 
     options: dict[str, Any]
+    serving_worker: type[Worker]
 
     def load_config(self) -> None:
-        settings = _state().settings
-        self.options = {
-            **self.options,
-            "worker_class": WORKER_CLASS,
-            "graceful_timeout": math.ceil(settings.finish_seconds),
-        }
+        graceful = math.ceil(_state().settings.finish_seconds)
+        self.options = {**self.options, "graceful_timeout": graceful}
         super().load_config()  # type: ignore[misc]
 
     def run(self) -> None:
         try:
-            DrainingArbiter(self).run()
+            DrainingArbiter(self, self.serving_worker).run()
         except RuntimeError as error:
             print(f"\nError: {error}\n", file=sys.stderr)
             sys.exit(1)
+
+
+def draining(application: type, worker: type[Worker]) -> type:
+    """Seldon's gunicorn ``application`` class, run by the draining arbiter with ``worker``."""
+    return type(application.__name__, (Draining, application), {"serving_worker": worker})
 
 
 def start_servers(
@@ -182,33 +195,28 @@ def serve_grpc_until_drained(server: Any) -> None:
     logger.info("gRPC server %d stopped", os.getpid())
 
 
-def drain_on_sigterm(settings: ServerSettings) -> None:
-    """Makes the servers Seldon starts drain and stop as this module describes."""
-    from seldon_core import microservice
-
+def begin_drain_on_sigterm(settings: ServerSettings) -> None:
+    """Installs the drain state; until each server installs its own handler (a SIGTERM may
+    come while Seldon starts them), a SIGTERM begins the drain, which each server then
+    follows."""
     state = drain.install(settings)
-    # until each server installs its own handler (a SIGTERM may come while Seldon starts them),
-    # a SIGTERM begins the drain, which each server then follows
     signal.signal(signal.SIGTERM, lambda signum, frame: state.begin())
-    microservice.UserModelApplication = type(
-        "UserModelApplication", (Draining, microservice.UserModelApplication), {}
-    )
-    microservice.StandaloneApplication = type(
-        "StandaloneApplication", (Draining, microservice.StandaloneApplication), {}
-    )
-    microservice.start_servers = start_servers
-    microservice._wait_forever = serve_grpc_until_drained
-    make_grpc_server = microservice._make_grpc_server
+
+
+def forwarding_grpc_parent(
+    make_grpc_server: Callable[..., Callable[[], None]],
+) -> Callable[..., Callable[[], None]]:
+    """Seldon's ``_make_grpc_server``, whose gRPC parent passes SIGTERM on to its workers."""
 
     def make_forwarding_grpc_server(*args: Any, **kwargs: Any) -> Callable[[], None]:
         return forwarding_sigterm(make_grpc_server(*args, **kwargs))
 
-    microservice._make_grpc_server = make_forwarding_grpc_server
+    return make_forwarding_grpc_server
 
 
 def _state() -> drain.DrainState:
     state = drain.state()
-    assert state is not None, "drain_on_sigterm() installs the drain state first"
+    assert state is not None, "begin_drain_on_sigterm() installs the drain state first"
     return state
 
 

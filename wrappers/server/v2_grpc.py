@@ -1,14 +1,15 @@
 """``inference.GRPCInferenceService`` on the gRPC server Seldon builds for the model.
 
-``serve_on_seldon_grpc`` (applied by ``wrappers.server.launch``) wraps Seldon's
-``wrapper.get_grpc_server`` so that the server it returns, on Seldon's gRPC port, carries this
-servicer beside Seldon's own services. Requests take typed ``contents`` or
-``raw_input_contents``; a response is raw when its request was (as Triton and MLServer answer)
-or when an output is FP16, which has no typed contents.
+``with_v2`` (applied by ``wrappers.server.patches``) wraps Seldon's ``wrapper.get_grpc_server``
+so that the server it returns, on Seldon's gRPC port, carries this servicer beside Seldon's own
+services. Requests take typed ``contents`` or ``raw_input_contents``; a response is raw when its
+request was (as Triton and MLServer answer) or when an output is FP16, which has no typed
+contents.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -30,21 +31,18 @@ if TYPE_CHECKING:
     from wrappers.core.model import ServedModel
 
 
-def serve_on_seldon_grpc() -> None:
-    """Adds the V2 servicer to every gRPC server Seldon's microservice builds."""
-    from seldon_core import wrapper
+def with_v2(get_grpc_server: Callable[..., grpc.Server]) -> Callable[..., grpc.Server]:
+    """Seldon's ``wrapper.get_grpc_server``, whose server also carries the V2 servicer."""
 
-    get_grpc_server = wrapper.get_grpc_server
-
-    def with_v2(user_model: Any, seldon_metrics: Any, *args: Any, **kwargs: Any) -> grpc.Server:
-        server = get_grpc_server(user_model, seldon_metrics, *args, **kwargs)
+    def get_server_with_v2(user_model: Any, seldon_metrics: Any, *args: Any, **kw: Any) -> Any:
+        server = get_grpc_server(user_model, seldon_metrics, *args, **kw)
         if hasattr(user_model, "manifest"):  # a ServedModel, not any Seldon component
-            # looked up now: ``wrappers.server.observe`` may have put an observing subclass here
+            # looked up now: ``wrappers.server.patches`` puts an observing subclass here
             servicer = InferenceServicer(user_model, seldon_metrics)
             pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         return server
 
-    wrapper.get_grpc_server = with_v2
+    return get_server_with_v2
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
