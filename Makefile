@@ -47,7 +47,7 @@ bench-tools:
 bench/mlserver/.venv/.installed: bench/mlserver/requirements.txt tools/venv.sh
 	PYTHON=$(PYTHON) tools/venv.sh bench/mlserver/.venv bench/mlserver/requirements.txt
 
-# the V2 clients of tests/test_v2_clients.py (MLServer's codecs and gRPC stubs, tritonclient,
+# the V2 clients of tests/wrappers/protocols/v2/test_v2_clients.py (MLServer's codecs and gRPC stubs, tritonclient,
 # `mlserver infer`) live in MLServer's environment, the benchmark's
 v2-client: bench/mlserver/.venv/.installed
 
@@ -87,7 +87,7 @@ kube-play: install image-tools
 	$(BIN)/python -m modelrepo.local.kube models/$(MODEL) "$$(tools/image/build.sh $(MODEL))"
 
 # etcd (Debian) and apiextensions-apiserver (built once from Debian sid's Go sources into .k8s/)
-# for tests/test_k8s_apply.py
+# for tests/modelrepo/modeldir/test_k8s_apply.py
 k8s-apiserver:
 	@command -v etcd >/dev/null && command -v openssl >/dev/null \
 		|| { apt-get update -qq && apt-get install -y -qq etcd-server openssl >/dev/null; }

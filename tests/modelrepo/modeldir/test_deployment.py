@@ -2,7 +2,7 @@
 
 Every generated manifest is held to the vendored CRD's openAPIV3Schema
 (modelrepo/modeldir/crd/), closed to unknown fields, and to the operator's rules the CRD
-leaves out; tests/test_k8s_apply.py sends them to a real API server.
+leaves out; tests/modelrepo/modeldir/test_k8s_apply.py sends them to a real API server.
 """
 
 from __future__ import annotations

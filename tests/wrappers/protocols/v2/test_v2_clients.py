@@ -30,7 +30,7 @@ from wrappers.protocols.v2.datatypes import NUMPY, OF_CONTRACT
 pytestmark = pytest.mark.e2e
 
 CLIENT_VENV = ROOT / "bench" / "mlserver" / ".venv"
-DRIVER = Path(__file__).with_name("v2_client.py")
+DRIVER = ROOT / "tests" / "v2_client.py"
 #: every way a request is sent; each golden pair goes every way
 VIAS = ("rest", "grpc", "grpc-raw", "triton-http", "triton-grpc")
 PROTOCOLS = ("rest", "grpc")
