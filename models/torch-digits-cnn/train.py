@@ -3,8 +3,15 @@ model directory from its state dict and a sample of images with ``modelrepo new`
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+
+# The weights must not depend on the CPU that trains them, yet the vectorized kernels choose their
+# instructions, and so the order of their sums, from it. So ATen runs its portable kernels, MKL
+# its compatible code path (torch reads both as it loads) and fit() turns oneDNN off.
+os.environ["ATEN_CPU_CAPABILITY"] = "default"
+os.environ["MKL_CBWR"] = "COMPATIBLE"
 
 import click
 import numpy as np
@@ -39,6 +46,7 @@ def fit(x_train: np.ndarray, y_train: np.ndarray) -> DigitsCNN:
     torch.manual_seed(SEED)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)  # the sums' order, and so the weights, would follow the core count
+    torch.backends.mkldnn.enabled = False  # its convolutions follow the CPU's instruction set
     network = DigitsCNN()
     loader = DataLoader(
         TensorDataset(torch.from_numpy(x_train), torch.from_numpy(y_train)),
