@@ -8,7 +8,8 @@ rest of Seldon as it is. Two ways in, one list:
 
 * ``python -m wrappers.server.launch`` calls ``apply`` with its ``--host`` before ``main``;
 * plain ``seldon-core-microservice MyModel`` (what Seldon's s2i images run) reaches
-  ``apply_under_seldon`` when ``main`` constructs a ``ServedModel``; it keeps Seldon's 0.0.0.0.
+  ``apply_under_seldon`` when ``main`` constructs the user class (``server.component``); it
+  keeps Seldon's 0.0.0.0.
 
 The functions doing the work live in their modules; ``seldon_patches`` says what each replaces,
 why, and in which order.
