@@ -26,6 +26,9 @@ from wrappers.errors import ManifestError
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 2
 Framework = Literal["sklearn", "tensorflow", "torch"]
+#: the part a model directory plays in a Seldon inference graph; upper-cased, it is Seldon's
+#: service type (``MODEL``, ``TRANSFORMER``, ``OUTPUT_TRANSFORMER``, ``ROUTER``, ``COMBINER``)
+Kind = Literal["model", "transformer", "output_transformer", "router", "combiner"]
 
 
 class Artifact(BaseModel):
@@ -51,6 +54,7 @@ class Manifest(BaseModel):
     name: str
     version: str = "1"
     description: str = ""
+    kind: Kind = "model"
     framework: Framework
     framework_version: str
     python_version: str
