@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from modelrepo.modeldir import crd
+from modelrepo.modeldir import crd, webhook
 from wrappers.core.budget import Budget
 from wrappers.core.manifest import Manifest
 from wrappers.settings import ServerSettings, Settings
@@ -30,6 +30,8 @@ DEPLOYMENT_FILE = "deployment.yaml"
 API_VERSION = "machinelearning.seldon.io/v1"
 #: the graph node, and the container that serves it, share this name
 NODE = "model"
+#: the predictor of a deployment without a rollout
+PREDICTOR = "default"
 #: the ports ``seldon-core-microservice`` listens on by default, named as the operator expects
 PORTS = {"http": 9000, "grpc": 5000, "metrics": 6000}
 READY_PATH, LIVE_PATH = "/health/status", "/health/ping"
@@ -48,8 +50,6 @@ KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public
 #: the API server's rule for the names of the Services the operator makes from a deployment's
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 #: the values of Seldon's Go enums, which the CRD types as plain strings
-PROTOCOLS = ("seldon", "tensorflow", "kfserving", "v2")
-TRANSPORTS = ("rest", "grpc")
 NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
 ENDPOINT_TYPES = ("REST", "GRPC")
 PARAMETER_TYPES = ("INT", "FLOAT", "DOUBLE", "STRING", "BOOL")
@@ -81,7 +81,9 @@ class DeploymentOptions:
         containers = [
             c for spec in predictor.get("componentSpecs", []) for c in spec["spec"]["containers"]
         ]
-        container = next((c for c in containers if c.get("name") == NODE), {})
+        # a model's one container, or a graph's first node
+        container = next((c for c in containers if c.get("name") == NODE), None)
+        container = container or (containers[0] if containers else {})
         env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
         volumes = [
             v
@@ -126,64 +128,100 @@ def seldon_deployment(
     manifest: Manifest, model_dir: Path, options: DeploymentOptions
 ) -> dict[str, Any]:
     """The SeldonDeployment resource for the model in ``model_dir``."""
+    predictor = model_predictor(manifest, model_dir, options)
+    return deployment_resource(manifest.name, manifest.version, options, [predictor])
+
+
+def deployment_resource(
+    name: str, version: str | None, options: DeploymentOptions, predictors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A SeldonDeployment named ``name`` (labelled with its version, if it has one)."""
+    metadata: dict[str, Any] = {"name": name}
+    if options.namespace:
+        metadata["namespace"] = options.namespace
+    metadata["labels"] = {"app.kubernetes.io/name": name}
+    if version is not None:
+        metadata["labels"]["app.kubernetes.io/version"] = version
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SeldonDeployment",
+        "metadata": metadata,
+        "spec": {"protocol": "seldon", "predictors": predictors},
+    }
+
+
+def model_predictor(
+    manifest: Manifest,
+    model_dir: Path,
+    options: DeploymentOptions,
+    name: str = PREDICTOR,
+    image: str | None = None,
+) -> dict[str, Any]:
+    """A predictor whose graph is the one model, served by one container."""
+    container = node_container(manifest, model_dir, options, NODE, image)
+    return {
+        "name": name,
+        "replicas": options.replicas,
+        "componentSpecs": [{"spec": pod_spec(container, options)}],
+        "graph": graph_node(NODE, manifest),
+    }
+
+
+def graph_node(name: str, manifest: Manifest) -> dict[str, Any]:
+    """The graph node a container serves: its Seldon type is the manifest's kind."""
+    return {
+        "name": name,
+        "type": manifest.kind.upper(),
+        "endpoint": {"type": "REST"},
+        "parameters": graph_parameters(manifest),
+    }
+
+
+def node_container(
+    manifest: Manifest,
+    model_dir: Path,
+    options: DeploymentOptions,
+    name: str = NODE,
+    image: str | None = None,
+) -> dict[str, Any]:
+    """The container that serves one model directory: sized by workers, probed, drained."""
     budget = Budget.for_machine(
         cpus=options.workers, workers=options.workers, threads=options.threads
     )
     size = {"cpu": str(options.workers), "memory": f"{memory_mib(manifest, model_dir, options)}Mi"}
-    metadata: dict[str, Any] = {"name": manifest.name}
-    if options.namespace:
-        metadata["namespace"] = options.namespace
-    metadata["labels"] = {
-        "app.kubernetes.io/name": manifest.name,
-        "app.kubernetes.io/version": manifest.version,
-    }
     server = options.server_settings
     env = {
         **budget.environment(),
         "MODELREPO_DRAIN_SECONDS": f"{server.drain_seconds:g}",
         "MODELREPO_FINISH_SECONDS": f"{server.finish_seconds:g}",
     }
-    container = {
-        "name": NODE,
-        "image": options.image_for(manifest),
+    return {
+        "name": name,
+        "image": image or options.image_for(manifest),
         "imagePullPolicy": "IfNotPresent",
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [
-            {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in PORTS.items()
+            {"name": port_name, "containerPort": port, "protocol": "TCP"}
+            for port_name, port in PORTS.items()
         ],
         "resources": {"requests": dict(size), "limits": dict(size)},
         "startupProbe": _probe(LIVE_PATH, period=STARTUP_PERIOD, failures=STARTUP_FAILURES),
         "readinessProbe": _probe(READY_PATH, period=5, failures=2),
         "livenessProbe": _probe(LIVE_PATH, period=10, failures=3),
-        "lifecycle": {"preStop": {"exec": {"command": PRE_STOP}}},
+        "lifecycle": {"preStop": {"exec": {"command": list(PRE_STOP)}}},
     }
+
+
+def pod_spec(container: dict[str, Any], options: DeploymentOptions) -> dict[str, Any]:
+    """The pod of one container, its grace period covering the drain and the slowest request."""
+    grace = options.server_settings.grace_seconds + EXIT_MARGIN_SECONDS
     pod: dict[str, Any] = {
-        "terminationGracePeriodSeconds": math.ceil(server.grace_seconds + EXIT_MARGIN_SECONDS),
+        "terminationGracePeriodSeconds": math.ceil(grace),
         "containers": [container],
     }
     if options.signing_key_secret:
         mount_signing_key(pod, container, options.signing_key_secret)
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "SeldonDeployment",
-        "metadata": metadata,
-        "spec": {
-            "protocol": "seldon",
-            "predictors": [
-                {
-                    "name": "default",
-                    "replicas": options.replicas,
-                    "componentSpecs": [{"spec": pod}],
-                    "graph": {
-                        "name": NODE,
-                        "type": "MODEL",
-                        "endpoint": {"type": "REST"},
-                        "parameters": graph_parameters(manifest),
-                    },
-                }
-            ],
-        },
-    }
+    return pod
 
 
 def mount_signing_key(pod: dict[str, Any], container: dict[str, Any], secret: str) -> None:
@@ -238,9 +276,9 @@ def to_yaml(resource: dict[str, Any]) -> str:
 
 def deployment_problems(resource: Any) -> list[str]:
     """Errors against the CRD's schema, then what the CRD leaves to Seldon's operator (its Go
-    enums, a predictor at least), then what neither can say: every graph node has its
-    container, every probe names a declared port, and the container asks for one core per
-    worker."""
+    enums, the admission webhook's rules), then what neither can say: every probe names a
+    declared port, the container asks for one core per worker, and the grace period covers
+    the drain."""
     validator = jsonschema.Draft7Validator(crd.json_schema())
     problems = [
         f"{'.'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
@@ -251,15 +289,9 @@ def deployment_problems(resource: Any) -> list[str]:
     if problems:
         return problems
     for predictor in resource["spec"]["predictors"]:
-        containers = {
-            c["name"]: c
-            for spec in predictor.get("componentSpecs", [])
-            for c in spec["spec"]["containers"]
-        }
-        problems += _graph_problems(predictor["name"], predictor["graph"], containers)
-        for container in containers.values():
-            problems += _container_problems(predictor["name"], container)
         for spec in predictor.get("componentSpecs", []):
+            for container in spec["spec"]["containers"]:
+                problems += _container_problems(predictor["name"], container)
             problems += _grace_problems(predictor["name"], spec["spec"])
     return problems
 
@@ -273,15 +305,9 @@ def operator_problems(resource: dict[str, Any]) -> list[str]:
     name = resource.get("metadata", {}).get("name", "")
     if not DNS_LABEL.fullmatch(name):
         problems.append(f"metadata.name: {name!r} is not a DNS label (lower case, digits, -)")
-    spec = resource.get("spec", {})
-    if not spec.get("predictors"):
-        problems.append("spec.predictors: [] is too short: a deployment needs a predictor")
-    for field, allowed in (("protocol", PROTOCOLS), ("transport", TRANSPORTS)):
-        if field in spec and spec[field] not in allowed:
-            problems.append(f"spec.{field}: {spec[field]!r} is not one of {list(allowed)}")
-    for predictor in spec.get("predictors") or []:
+    for predictor in resource.get("spec", {}).get("predictors") or []:
         problems += _node_problems(f"predictor {predictor['name']}", predictor["graph"])
-    return problems
+    return problems + [str(error) for error in webhook.field_errors(resource)]
 
 
 def _node_problems(where: str, node: dict[str, Any]) -> list[str]:
@@ -321,18 +347,6 @@ def _grace_problems(predictor: str, pod: dict[str, Any]) -> list[str]:
                 f"terminationGracePeriodSeconds is {grace} but the drain and the slowest "
                 f"request take up to {needed:g}s; requests would be cut"
             )
-    return problems
-
-
-def _graph_problems(predictor: str, node: dict[str, Any], containers: dict[str, Any]) -> list[str]:
-    problems = []
-    if node["name"] not in containers:
-        problems.append(
-            f"predictor {predictor}: graph node {node['name']!r} has no container of that name "
-            f"(containers: {sorted(containers)})"
-        )
-    for child in node.get("children", []):
-        problems += _graph_problems(predictor, child, containers)
     return problems
 
 

@@ -1,0 +1,57 @@
+"""The SeldonDeployment of a graph: one container per node, the graph tree, one predictor.
+
+Each node's container is the one its model directory gets alone (``deployment.node_container``:
+its image, cores per worker, memory, probes and preStop drain), named after the node so that
+Seldon's executor finds it. Each container has its own component spec, hence its own pod and
+Kubernetes Deployment: a node scales, autoscales and rolls out on its own, and its grace period
+covers its own drain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from modelrepo.modeldir.deployment import (
+    PREDICTOR,
+    DeploymentOptions,
+    deployment_resource,
+    graph_node,
+    node_container,
+    pod_spec,
+)
+from modelrepo.modeldir.graph import Graph, Node
+
+
+def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]:
+    """The SeldonDeployment named after the graph, with the graph as its one predictor."""
+    return deployment_resource(graph.name, None, options, [graph_predictor(graph, options)])
+
+
+def graph_predictor(
+    graph: Graph, options: DeploymentOptions, name: str = PREDICTOR
+) -> dict[str, Any]:
+    """A predictor running ``graph``; every image is its node's ``modelrepo/NAME:VERSION``."""
+    options = dataclasses.replace(options, image=None)
+    components = [
+        {
+            "spec": pod_spec(
+                node_container(graph.manifest(node), graph.model_dir(node), options, node.name),
+                options,
+            )
+        }
+        for node in graph.nodes()
+    ]
+    return {
+        "name": name,
+        "replicas": options.replicas,
+        "componentSpecs": components,
+        "graph": _unit(graph, graph.root),
+    }
+
+
+def _unit(graph: Graph, node: Node) -> dict[str, Any]:
+    unit = graph_node(node.name, graph.manifest(node))
+    if node.children:
+        unit["children"] = [_unit(graph, child) for child in node.children]
+    return unit
