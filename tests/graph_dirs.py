@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -40,13 +41,23 @@ def make_models(root: Path) -> Path:
     return models
 
 
-def node_copy(models: Path, source: str, name: str, kind: str) -> Path:
-    """A copy of ``models/source`` named ``name`` whose manifest declares ``kind``."""
+def node_copy(
+    models: Path, source: str, name: str, kind: str, edit: Callable[[dict], None] | None = None
+) -> Path:
+    """A copy of ``models/source`` named ``name`` whose manifest declares ``kind``, its
+    contract changed by ``edit`` (which is given the manifest's JSON)."""
     target = shutil.copytree(models / source, models / name, dirs_exist_ok=True)
     manifest = json.loads((target / "manifest.json").read_text())
     manifest.update(name=name, kind=kind)
+    if edit is not None:
+        edit(manifest)
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return target
+
+
+def named(side: str, names: list[str]) -> Callable[[dict], None]:
+    """An edit naming the columns of the one input (``side="inputs"``) or output."""
+    return lambda manifest: manifest[side][0].update(names=names)
 
 
 def node(name: str, model: str, *children: dict) -> dict:

@@ -13,6 +13,8 @@ from modelrepo.cli.errors import EXIT_CODES, ExitCode, Failure
 from modelrepo.cli.options import model_dirs_argument, require_manifest
 from modelrepo.cli.output import spinner, stderr, stdout
 from modelrepo.modeldir.check import Report, check_model_dir
+from modelrepo.modeldir.graph import Graph, GraphError, is_graph_dir
+from modelrepo.modeldir.graph_check import check_graph
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
@@ -22,6 +24,7 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "di
 Examples:
   modelrepo check models/sklearn-iris
   modelrepo check models/*          # every model; exit 1 if any fails
+  modelrepo check graphs/loan-ensemble   # each node, then each parent-child contract
 """
     + EXIT_CODES
 )
@@ -34,9 +37,12 @@ def check(model_dirs: tuple[Path, ...]) -> None:
     MyModel class and replays the golden pairs, as every server worker does before it serves.
     A failed row fails the check; a warning (a patch-level framework difference, another
     Python release, no requirements.txt or deployment.yaml) is reported but does not.
+    A graph directory (graphs/NAME) checks each node's model directory, then that every
+    parent's message fits its child's contract as Seldon's executor passes it.
     """
     for model_dir in model_dirs:
-        require_manifest(model_dir)
+        if not is_graph_dir(model_dir):
+            require_manifest(model_dir)
     run_checks(list(model_dirs))
 
 
@@ -45,17 +51,29 @@ def run_checks(model_dirs: list[Path]) -> None:
     err = stderr()
     failed = []
     for model_dir in model_dirs:
-        with spinner(err, f"checking {model_dir}"):
-            report = check_model_dir(model_dir)
-        show(report)
-        if not report.passed:
-            failed.append(model_dir)
+        for checked in _with_nodes(model_dir):
+            with spinner(err, f"checking {checked}"):
+                report = check_graph(checked) if is_graph_dir(checked) else check_model_dir(checked)
+            show(report)
+            if not report.passed:
+                failed.append(checked)
     if failed:
         raise Failure(
-            f"{len(failed)} model director{'y' if len(failed) == 1 else 'ies'} failed the check: "
+            f"{len(failed)} director{'y' if len(failed) == 1 else 'ies'} failed the check: "
             + ", ".join(str(d) for d in failed),
             ExitCode.MODEL,
         )
+
+
+def _with_nodes(path: Path) -> list[Path]:
+    """A model directory; or a graph's model directories, each once, then the graph."""
+    if not is_graph_dir(path):
+        return [path]
+    try:
+        graph = Graph.read(path)
+    except GraphError:
+        return [path]  # check_graph reports why
+    return [*dict.fromkeys(graph.model_dir(node) for node in graph.nodes()), path]
 
 
 def show(report: Report) -> None:

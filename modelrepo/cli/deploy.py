@@ -71,7 +71,10 @@ def deploy(target: Path, write: bool, **given: Any) -> None:
     elif given["image"]:
         raise click.BadParameter("a graph's images are its nodes'", param_hint="--image")
     options = _options(target, given)
-    resource = _resource(target, graph, options, given)
+    try:
+        resource = _resource(target, graph, options, given)
+    except GraphError as exc:
+        raise Failure(str(exc), ExitCode.USAGE) from exc
     problems = deployment_problems(resource)
     if problems:
         raise Failure("invalid SeldonDeployment: " + "; ".join(problems), ExitCode.USAGE)
@@ -127,7 +130,7 @@ def _resource(
             if given[key]
         }
         hpa = Hpa.parse(given["hpa"]) if given["hpa"] else None
-    except (RolloutError, GraphError) as exc:
+    except RolloutError as exc:
         raise Failure(str(exc), ExitCode.USAGE) from exc
     logger = Logger(given["logger_url"], given["logger_mode"]) if given["logger_url"] else None
     rollout = Rollout(**second, traffic=given["traffic"], hpa=hpa, logger=logger)

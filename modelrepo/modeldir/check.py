@@ -114,7 +114,7 @@ def check_model_dir(model_dir: Path) -> Report:
 
     version_ok = _check_versions(report, model)
     _check_requirements(report, manifest)
-    _check_deployment(report)
+    check_deployment(report)
 
     if mismatches:
         report.add("load", "skip", "not attempted: the wrapper refuses unverified artifacts")
@@ -201,7 +201,8 @@ def _check_requirements(report: Report, manifest: Manifest) -> None:
         )
 
 
-def _check_deployment(report: Report) -> None:
+def check_deployment(report: Report) -> None:
+    """The ``deployment.yaml`` beside what ``report`` checks: the CRD and the webhook's rules."""
     path = report.model_dir / DEPLOYMENT_FILE
     if not path.is_file():
         report.add("deployment", "warn", f"no {DEPLOYMENT_FILE}")

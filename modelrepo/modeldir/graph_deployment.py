@@ -4,7 +4,8 @@ Each node's container is the one its model directory gets alone (``deployment.no
 its image, cores per worker, memory, probes and preStop drain), named after the node so that
 Seldon's executor finds it. Each container has its own component spec, hence its own pod and
 Kubernetes Deployment: a node scales, autoscales and rolls out on its own, and its grace period
-covers its own drain.
+covers its own drain. A graph is deployed only once each parent-child contract holds
+(``graph_check``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from modelrepo.modeldir.deployment import (
     node_container,
     pod_spec,
 )
-from modelrepo.modeldir.graph import Graph, Node
+from modelrepo.modeldir.graph import Graph, GraphError, Node
+from modelrepo.modeldir.graph_check import contract_problems
 
 
 def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]:
@@ -31,7 +33,11 @@ def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]
 def graph_predictor(
     graph: Graph, options: DeploymentOptions, name: str = PREDICTOR
 ) -> dict[str, Any]:
-    """A predictor running ``graph``; every image is its node's ``modelrepo/NAME:VERSION``."""
+    """A predictor running ``graph``; every image is its node's ``modelrepo/NAME:VERSION``.
+    A graph whose parents' messages do not fit their children is refused."""
+    misfits = [problem for _, found in contract_problems(graph) for problem in found]
+    if misfits:
+        raise GraphError(f"graph {graph.name}: " + "; ".join(misfits))
     options = dataclasses.replace(options, image=None)
     components = [
         {

@@ -13,7 +13,7 @@ import shutil
 import pytest
 import yaml
 from conftest import MODELS_DIR, run_cli
-from graph_dirs import make_models, node, node_copy, write_graph
+from graph_dirs import make_models, named, node, node_copy, write_graph
 from test_k8s_apply import apiserver, created_unchanged, unique  # noqa: F401
 
 from modelrepo.modeldir.deployment import PRE_STOP, deployment_problems
@@ -27,10 +27,10 @@ def repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("repo")
     models = make_models(root)
     node_copy(models, "iris", "iris-b", "model")
-    node_copy(models, "iris", "scaler", "transformer")
-    node_copy(models, "three", "vote", "combiner")
+    node_copy(models, "iris", "scaler", "transformer", named("outputs", ["x0", "x1", "x2"]))
+    node_copy(models, "three", "vote", "combiner", named("inputs", ["0", "1", "2"]))
     node_copy(models, "iris", "split", "router")
-    node_copy(models, "three", "calibrate", "output_transformer")
+    node_copy(models, "three", "calibrate", "output_transformer", named("inputs", ["0", "1", "2"]))
     graphs = {
         "pipeline": node("scale", "scaler", node("classify", "three")),
         "ensemble": node("vote", "vote", node("first", "iris"), node("second", "iris-b")),
@@ -164,6 +164,17 @@ def test_a_graphs_second_version_is_a_directory(repo):
     assert "a graph's second version is a model or graph directory" in printed.stderr
     printed = run_cli("deploy", repo / "graphs" / "pipeline", "--image", "x/y:2")
     assert printed.exit_code == 2 and "a graph's images are its nodes'" in printed.stderr
+
+
+def test_a_graph_whose_contracts_do_not_fit_is_not_deployed(repo):
+    misfit = write_graph(repo, "misfit", node("scale", "scaler", node("classify", "iris")))
+    printed = run_cli("deploy", misfit)
+    assert printed.exit_code == 2
+    assert "scale outputs -> classify inputs: 'predict_proba' -> 'input': shape [-1, 3]" in (
+        printed.stderr
+    )
+    printed = run_cli("deploy", IRIS, "--shadow", misfit)
+    assert printed.exit_code == 2 and "graph misfit: scale outputs" in printed.stderr
 
 
 def test_write_puts_the_graphs_deployment_beside_graph_yaml(repo, tmp_path):
