@@ -45,7 +45,11 @@ class FieldError:
     detail: str
 
     def __str__(self) -> str:
-        shown = json.dumps(self.value) if isinstance(self.value, str) else self.value
+        shown = (
+            json.dumps(self.value, ensure_ascii=False)
+            if isinstance(self.value, str)
+            else self.value
+        )
         return f"{self.field}: Invalid value: {shown}: {self.detail}"
 
 
@@ -141,9 +145,9 @@ def _unit_errors(
     spec: dict[str, Any], predictor: dict[str, Any], unit: dict[str, Any], where: str
 ) -> list[FieldError]:
     """``checkPredictiveUnits``: a user node has its container; a prepackaged one its model."""
-    name, implementation = unit.get("name", ""), unit.get("implementation") or ""
+    name, implementation = unit.get("name", ""), unit.get("implementation")
     errors = []
-    if implementation in ("", UNKNOWN_IMPLEMENTATION):
+    if implementation in (None, UNKNOWN_IMPLEMENTATION):
         if _container(predictor, name) is None:
             errors.append(FieldError(where, name, "Can't find container for Predictive Unit"))
         if unit.get("type") == "UNKNOWN_TYPE" and not unit.get("methods"):
@@ -155,7 +159,7 @@ def _unit_errors(
                     "type or add what methods it defines",
                 )
             )
-    elif implementation not in NOT_PREPACKED:
+    elif implementation and implementation not in NOT_PREPACKED:
         errors += _prepacked_errors(spec, predictor, unit, where)
     logger = unit.get("logger")
     if logger is not None and not logger.get("mode"):

@@ -12,13 +12,16 @@ import shutil
 
 import pytest
 import yaml
-from conftest import MODELS_DIR, run_cli
+from conftest import MODELS_DIR, ROOT, run_cli
 from graph_dirs import make_models, named, node, node_copy, write_graph
 from test_k8s_apply import apiserver, created_unchanged, unique  # noqa: F401
 
 from modelrepo.modeldir.deployment import PRE_STOP, deployment_problems
+from modelrepo.modeldir.graph import Graph
+from modelrepo.modeldir.graph_check import contract_problems
 
 IRIS = MODELS_DIR / "sklearn-iris"
+COMMITTED_GRAPHS = sorted(p.parent.name for p in (ROOT / "graphs").glob("*/graph.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +217,10 @@ ROLLOUTS = ["model", "canary directory", "canary image", "a/b", "shadow", "hpa a
 @pytest.mark.parametrize("kind", ROLLOUTS)
 def test_every_kind_of_deployment_is_stored_unchanged(apiserver, repo, kind):  # noqa: F811
     created_unchanged(apiserver, unique(deployed(*rollouts(repo)[kind])))
+
+
+@pytest.mark.parametrize("name", COMMITTED_GRAPHS)
+def test_committed_graphs_fit_and_are_stored_as_written(apiserver, name):  # noqa: F811
+    graph_dir = ROOT / "graphs" / name
+    assert [found for _, found in contract_problems(Graph.read(graph_dir)) if found] == []
+    created_unchanged(apiserver, unique(deployed(graph_dir)))
