@@ -183,3 +183,51 @@ def token_model(directory: Path) -> TokenModel:
     sample = directory / "ids.npy"
     np.save(sample, ids[:8])
     return TokenModel(network, source, artifact, sample, ids[200:206])
+
+
+REVIEWS = [
+    ("great blender, works well", 1),
+    ("terrible, broke after a week", 0),
+    ("love it, great value", 1),
+    ("awful: noisy and cheap", 0),
+    ("works great every morning", 1),
+    ("broke quickly, awful smell", 0),
+]
+
+
+@dataclass
+class TextColumnModel:
+    model: object
+    #: the SavedModel ``model.export`` wrote
+    artifact: Path
+    #: a JSON list of strings, as the user keeps their sample
+    sample: Path
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        import tensorflow as tf
+
+        column = tf.constant([[t] for t in texts])
+        return np.asarray(self.model(column, training=False))
+
+
+def text_column_model(directory: Path) -> TextColumnModel:
+    """Keras ``Input(shape=(1,), dtype="string")`` through ``TextVectorization``: a string
+    column ``[N, 1]``, trained on a few reviews and exported with ``model.export``."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    texts = [t for t, _ in REVIEWS] * 10
+    labels = np.array([y for _, y in REVIEWS] * 10, dtype=np.float32)
+    vectorize = keras.layers.TextVectorization(max_tokens=40, output_sequence_length=6)
+    vectorize.adapt(texts)
+    text = keras.Input(shape=(1,), dtype="string", name="text")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(40, 4)(vectorize(text)))
+    model = keras.Model(text, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(tf.constant(texts)[:, None], labels, epochs=20, batch_size=8, verbose=0)
+    artifact = directory / "exported"
+    model.export(str(artifact), verbose=False)
+    sample = directory / "reviews.json"
+    sample.write_text(json.dumps([t for t, _ in REVIEWS[:4]]))
+    return TextColumnModel(model, artifact, sample)
