@@ -111,6 +111,38 @@ def test_range_flag_bounds_an_input_and_wins_over_the_inferred_range(user, tmp_p
     assert "holds integers in [0, 9]" in result.stderr
 
 
+SHIFTED = """import torch
+from torch import nn
+
+
+class Shifted(nn.Module):
+    \"\"\"Ids 1..50 (0 reserved elsewhere), shifted down before the table: not a direct index.\"\"\"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(50, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(ids - 1).sum(dim=1)
+"""
+
+
+def test_an_input_transformed_before_the_embedding_gets_no_inferred_range(tmp_path):
+    (tmp_path / "shifted.py").write_text(SHIFTED)
+    namespace: dict = {}
+    exec(compile(SHIFTED, "shifted.py", "exec"), namespace)
+    torch.manual_seed(0)
+    torch.save(namespace["Shifted"]().state_dict(), tmp_path / "shifted.pt")
+    np.save(tmp_path / "ids.npy", np.random.default_rng(1).integers(1, 51, (4, TOKENS)))
+    made = tmp_path / "shifted-dir"
+    result = run_cli("new", made, "-f", "torch", "-a", tmp_path / "shifted.pt",
+                     "--module", f"{tmp_path / 'shifted.py'}:Shifted",
+                     "--sample", tmp_path / "ids.npy", "--no-check")  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    (spec,) = Manifest.read(made).inputs
+    assert (spec.dtype, spec.minimum, spec.maximum) == ("int64", None, None)
+
+
 @pytest.mark.parametrize("value", ["0-9", "a:b", "9:0", "input=1"])
 def test_a_malformed_range_is_refused(user, tmp_path, value):
     result = run_cli("new", tmp_path / "m", "-f", "torch", "-a", user.artifact,
