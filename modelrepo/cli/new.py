@@ -182,7 +182,8 @@ def _shown(spec: Spec) -> str:
     a table's columns."""
     if isinstance(spec, TensorSpec):
         shape = ",".join("N" if d == -1 else str(d) for d in spec.shape)
-        bounds = "" if spec.minimum is None else f" in [{spec.minimum}, {spec.maximum}]"
+        low, high = ("…" if b is None else b for b in (spec.minimum, spec.maximum))
+        bounds = "" if (low, high) == ("…", "…") else f" in [{low}, {high}]"
         return f"{spec.name}: {spec.dtype}[{shape}]{bounds}"
     if isinstance(spec, TableSpec):
         return f"{spec.name}: table of {len(spec.columns)} columns"

@@ -37,6 +37,7 @@ from wrappers.core.manifest import (
     python_version,
 )
 from wrappers.errors import InvalidInput, ScaffoldError
+from wrappers.frameworks.torch.describe import DYNAMIC_BATCH
 
 IMPORTERS = {
     "sklearn": sklearn_importer.import_artifact,
@@ -159,8 +160,8 @@ def golden_answers(
     except Exception as exc:  # answers the batch, not one row: a fixed batch dimension
         raise ScaffoldError(
             f"the model answers the {rows}-row sample but fails on one row "
-            f"({type(exc).__name__}: {exc}); a torch.export program needs a free batch "
-            "dimension: dynamic_shapes={0: torch.export.Dim('batch')} and an example of 2+ rows"
+            f"({type(exc).__name__}: {exc}); its batch looks fixed: a torch.export program "
+            f"takes any batch when exported with {DYNAMIC_BATCH}"
         ) from exc
     if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
         raise ScaffoldError(
