@@ -118,3 +118,116 @@ def torch_model(directory: Path) -> UserModel:
 
 
 TRAINERS = {"sklearn": sklearn_model, "tensorflow": keras_model, "torch": torch_model}
+
+
+TOKEN_MODULE = '''"""A user's classifier over token ids: mean embedding, then a linear layer."""
+
+import torch
+from torch import nn
+
+
+class TokenBag(nn.Module):
+    def __init__(self, vocabulary: int = 50, width: int = 8, classes: int = 3) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocabulary, width)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(ids).mean(dim=1))
+'''
+#: token ids per row, and the size of TokenBag's vocabulary (its embedding table)
+TOKENS, VOCABULARY = 5, 50
+
+
+@dataclass
+class TokenModel:
+    network: object
+    module: Path
+    artifact: Path
+    #: an int64 .npy of token ids, as the user keeps their sample
+    sample: Path
+    rows: np.ndarray
+
+    def predict(self, ids: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.network(torch.from_numpy(np.asarray(ids, dtype=np.int64))).numpy()
+
+
+def token_model(directory: Path) -> TokenModel:
+    """TokenBag trained to tell which third of the vocabulary most of a row's ids are from."""
+    import torch
+
+    source = directory / "token_bag.py"
+    source.write_text(TOKEN_MODULE)
+    spec = importlib.util.spec_from_file_location("user_token_bag", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(0, VOCABULARY, (300, TOKENS))
+    labels = np.stack([(ids // 17 == k).sum(axis=1) for k in range(3)], axis=1).argmax(axis=1)
+    network = module.TokenBag(vocabulary=VOCABULARY)
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.05)
+    x, y = torch.from_numpy(ids), torch.from_numpy(labels)
+    for _ in range(60):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(network(x), y).backward()
+        optimizer.step()
+    network.eval()
+    artifact = directory / "token_bag.pt"
+    torch.save(network.state_dict(), artifact)
+    sample = directory / "ids.npy"
+    np.save(sample, ids[:8])
+    return TokenModel(network, source, artifact, sample, ids[200:206])
+
+
+REVIEWS = [
+    ("great blender, works well", 1),
+    ("terrible, broke after a week", 0),
+    ("love it, great value", 1),
+    ("awful: noisy and cheap", 0),
+    ("works great every morning", 1),
+    ("broke quickly, awful smell", 0),
+]
+
+
+@dataclass
+class TextColumnModel:
+    model: object
+    #: the SavedModel ``model.export`` wrote
+    artifact: Path
+    #: a JSON list of strings, as the user keeps their sample
+    sample: Path
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        import tensorflow as tf
+
+        column = tf.constant([[t] for t in texts])
+        return np.asarray(self.model(column, training=False))
+
+
+def text_column_model(directory: Path) -> TextColumnModel:
+    """Keras ``Input(shape=(1,), dtype="string")`` through ``TextVectorization``: a string
+    column ``[N, 1]``, trained on a few reviews and exported with ``model.export``."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    texts = [t for t, _ in REVIEWS] * 10
+    labels = np.array([y for _, y in REVIEWS] * 10, dtype=np.float32)
+    vectorize = keras.layers.TextVectorization(max_tokens=40, output_sequence_length=6)
+    vectorize.adapt(texts)
+    text = keras.Input(shape=(1,), dtype="string", name="text")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(40, 4)(vectorize(text)))
+    model = keras.Model(text, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(tf.constant(texts)[:, None], labels, epochs=20, batch_size=8, verbose=0)
+    artifact = directory / "exported"
+    model.export(str(artifact), verbose=False)
+    sample = directory / "reviews.json"
+    sample.write_text(json.dumps([t for t, _ in REVIEWS[:4]]))
+    return TextColumnModel(model, artifact, sample)

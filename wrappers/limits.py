@@ -4,7 +4,8 @@ A shape travels apart from its elements (V2 tensors, Seldon's ``tensor`` and ``t
 would allocate, or fail on, whatever a client declares. Every route checks a declared shape here
 first: rank at most ``MAX_RANK``, each dimension and the element count at most the model's
 ``max_elements`` (``wrappers.contract.max_elements``). Integers are checked against the dtype they
-are cast to, so that an out-of-range value is refused instead of wrapping.
+are cast to, so that an out-of-range value is refused instead of wrapping, and against the range an
+integer tensor declares (token ids below an embedding's size), so that the model never sees them.
 """
 
 from __future__ import annotations
@@ -46,15 +47,23 @@ def check_shape(shape: Any, where: str, limit: int) -> tuple[int, ...]:
     return dims
 
 
-def check_integers(values: Iterable[Any], dtype: np.dtype, where: str, what: str = "") -> None:
-    """Refuses integers a cast to ``dtype`` would wrap (compared exactly, as Python numbers);
+def check_integers(
+    values: Iterable[Any],
+    dtype: np.dtype,
+    where: str,
+    what: str = "",
+    bounds: tuple[int | None, int | None] = (None, None),
+) -> None:
+    """Refuses integers a cast to ``dtype`` would wrap (compared exactly, as Python numbers),
+    and those outside ``bounds`` (a declared ``[minimum, maximum]``, None for the dtype's own);
     ``what`` names them in the message (the dtype's name by default)."""
     info = np.iinfo(dtype)
-    bad = next((v for v in _plain(values) if not info.min <= v <= info.max), None)
+    low = info.min if bounds[0] is None else max(info.min, bounds[0])
+    high = info.max if bounds[1] is None else min(info.max, bounds[1])
+    bad = next((v for v in _plain(values) if not low <= v <= high), None)
     if bad is not None:
         raise InvalidInput(
-            f"{where}: {what or dtype} holds integers in [{info.min}, {info.max}], "
-            f"got {excerpt(bad)}"
+            f"{where}: {what or dtype} holds integers in [{low}, {high}], got {excerpt(bad)}"
         )
 
 

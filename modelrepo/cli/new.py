@@ -10,7 +10,12 @@ from rich.markup import escape
 
 from modelrepo.cli.check import run_checks
 from modelrepo.cli.errors import EXIT_CODES
-from modelrepo.cli.options import json_object_option, methods_option, names_option
+from modelrepo.cli.options import (
+    json_object_option,
+    methods_option,
+    names_option,
+    ranges_option,
+)
 from modelrepo.cli.output import progress, stderr
 from modelrepo.modeldir.deployment import DeploymentOptions
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel
@@ -30,7 +35,8 @@ Examples:
 What each framework infers (flags fill in the rest):
   sklearn     features from n_features_in_ / feature_names_in_, outputs from classes_
   tensorflow  features and dtype from the serving signature; a .keras file is exported
-  torch       nothing: give --n-features or --features (or a --sample file)
+  torch       the range of integer ids that feed an nn.Embedding, a program's fixed batch;
+              give --n-features or --features (or a --sample file: a .npy keeps its dtype)
 Without --sample, six deterministic standard-normal rows become the golden inputs.
 """
 NEW_EXAMPLES += EXIT_CODES
@@ -65,6 +71,15 @@ NEW_EXAMPLES += EXIT_CODES
     help="Example inputs for the contract and the golden pairs: .csv or .parquet (a table), "
     ".json (records, strings, rows, a Seldon request, or input name -> array), .jsonl, .npy, "
     ".npz (one array per named input). The first 10 rows are kept.",
+)
+@click.option(
+    "--range",
+    "ranges",
+    multiple=True,
+    callback=ranges_option,
+    metavar="[INPUT=]MIN:MAX",
+    help="Values an integer input may hold, inclusive; a value outside is a 400. [default: "
+    "torch: the table size of an nn.Embedding the input feeds directly]",
 )
 @click.option("--tolerance", type=click.FloatRange(min=0), help="Golden comparison tolerance.")
 @click.option(
@@ -108,6 +123,7 @@ def new(
     methods: list[str] | None,
     module: str | None,
     init_kwargs: dict[str, Any],
+    ranges: dict[str, tuple[int, int]],
     image: str | None,
     replicas: int,
     workers: int,
@@ -142,6 +158,7 @@ def new(
         methods=methods,
         module=module,
         init_kwargs=init_kwargs,
+        ranges=ranges,
         deployment=DeploymentOptions(
             image=image, replicas=replicas, workers=workers, threads=threads
         ),
@@ -165,7 +182,9 @@ def _shown(spec: Spec) -> str:
     a table's columns."""
     if isinstance(spec, TensorSpec):
         shape = ",".join("N" if d == -1 else str(d) for d in spec.shape)
-        return f"{spec.name}: {spec.dtype}[{shape}]"
+        low, high = ("…" if b is None else b for b in (spec.minimum, spec.maximum))
+        bounds = "" if (low, high) == ("…", "…") else f" in [{low}, {high}]"
+        return f"{spec.name}: {spec.dtype}[{shape}]{bounds}"
     if isinstance(spec, TableSpec):
         return f"{spec.name}: table of {len(spec.columns)} columns"
     return f"{spec.name}: text"

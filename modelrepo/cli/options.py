@@ -34,6 +34,24 @@ def methods_option(
     return methods
 
 
+def ranges_option(
+    _: click.Context, __: click.Parameter, values: tuple[str, ...]
+) -> dict[str, tuple[int, int]]:
+    """``[INPUT=]MIN:MAX``, repeated: inclusive integer ranges by input name (``""``: the only)."""
+    ranges = {}
+    for value in values:
+        name, _, bounds = value.rpartition("=")
+        low, colon, high = bounds.partition(":")
+        try:
+            minimum, maximum = int(low), int(high)
+        except ValueError:
+            minimum = maximum = None
+        if not colon or minimum is None or maximum is None or minimum > maximum:
+            raise click.BadParameter(f"{value!r}: expected [INPUT=]MIN:MAX such as ids=0:9999")
+        ranges[name.strip()] = (minimum, maximum)
+    return ranges
+
+
 def json_object_option(_: click.Context, __: click.Parameter, value: str | None) -> dict[str, Any]:
     if not value:
         return {}

@@ -24,9 +24,11 @@ from packaging.version import Version
 from modelrepo.modeldir.deployment import DEPLOYMENT_FILE, deployment_problems
 from modelrepo.modeldir.servingfiles import USER_CLASS
 from wrappers import ServedModel, wrapper_for
+from wrappers.contract import TensorSpec
 from wrappers.core.manifest import Manifest
 from wrappers.core.signing import signature_status
 from wrappers.errors import ManifestError, ModelLoadError
+from wrappers.frameworks.torch.describe import DYNAMIC_BATCH
 from wrappers.settings import Settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -93,6 +95,7 @@ def check_model_dir(model_dir: Path) -> Report:
         f"{manifest.name} v{manifest.version}, {manifest.framework}, "
         f"{len(manifest.golden)} golden pairs",
     )
+    _check_batch(report, manifest)
 
     mismatches = manifest.artifact_mismatches(model_dir)
     if mismatches:
@@ -123,6 +126,19 @@ def check_model_dir(model_dir: Path) -> Report:
     else:
         _check_load(report, model, manifest)
     return report
+
+
+def _check_batch(report: Report, manifest: Manifest) -> None:
+    """A fixed batch is served, but every request must have exactly that many rows."""
+    fixed = [s for s in manifest.inputs if isinstance(s, TensorSpec) and s.shape[0] != -1]
+    if fixed:
+        how = f"; to take any batch, export it with {DYNAMIC_BATCH}"
+        report.add(
+            "batch",
+            "warn",
+            f"{fixed[0].name} takes a fixed batch of {fixed[0].shape[0]} rows, and a request "
+            f"of another size is refused{how if manifest.framework == 'torch' else ''}",
+        )
 
 
 def _check_load(report: Report, model: ServedModel, manifest: Manifest) -> None:

@@ -41,6 +41,8 @@ class NewModel:
     methods: list[str] | None = None
     module: str | None = None
     init_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: ``--range``: the inclusive (minimum, maximum) of integer inputs by name (``""``: the only)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
     deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
     force: bool = False
 

@@ -4,6 +4,7 @@ What a file holds decides the kind of input it stands for: a table (``.csv``, ``
 a ``.json``/``.jsonl`` list of records), texts (a ``.json``/``.jsonl`` list of strings), one
 tensor (``.npy``, a ``.json`` list of rows or a Seldon request) or several named inputs
 (``.npz`` with one array per input, a ``.json`` object of input name -> nested list).
+A ``.npy`` or ``.npz`` array of integers (token ids) keeps its integer dtype in the contract.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from wrappers.errors import ScaffoldError
 
 SUFFIXES = (".csv", ".parquet", ".json", ".jsonl", ".npy", ".npz")
+#: the integer dtypes a contract tensor may declare
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8")
 
 
 @dataclass
@@ -29,11 +32,31 @@ class Sample:
     value: Any = None
     named: dict[str, Any] | None = None
     names: list[str] | None = None
+    #: the file records its arrays' dtypes (``.npy``, ``.npz``), which the contract keeps
+    typed: bool = False
 
     def head(self, rows: int) -> Sample:
         if self.named is not None:
-            return Sample(named={k: head_rows(v, rows) for k, v in self.named.items()})
-        return Sample(head_rows(self.value, rows), names=self.names)
+            named = {k: head_rows(v, rows) for k, v in self.named.items()}
+            return Sample(named=named, typed=self.typed)
+        return Sample(head_rows(self.value, rows), names=self.names, typed=self.typed)
+
+    @property
+    def dtype(self) -> str | None:
+        """The integer or boolean dtype of a typed single array (None: the model's default)."""
+        if not self.typed or not isinstance(self.value, np.ndarray):
+            return None
+        return kept_dtype(self.value.dtype)
+
+
+def kept_dtype(dtype: np.dtype) -> str | None:
+    """A contract dtype for an array's integers or booleans; None for floats (whose width is
+    the model's: a float64 sample of a float32 network still takes float32)."""
+    if dtype.kind == "b":
+        return "bool"
+    if dtype.kind in "iu":
+        return dtype.name if dtype.name in INTEGER_DTYPES else "int64"
+    return None
 
 
 def load_sample(path: Path) -> Sample:
@@ -121,13 +144,13 @@ def _rows(rows: list[Any], names: list[str]) -> Sample:
 
 
 def _npy(path: Path) -> Sample:
-    return Sample(np.load(path, allow_pickle=False))
+    return Sample(np.load(path, allow_pickle=False), typed=True)
 
 
 def _npz(path: Path) -> Sample:
     with np.load(path, allow_pickle=False) as archive:
         named = {name: archive[name] for name in archive.files}
-    return Sample(named=named)
+    return Sample(named=named, typed=True)
 
 
 _READERS = {

@@ -26,7 +26,7 @@ from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
 from modelrepo.modeldir.importers import torch as torch_importer
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel, Step, quiet_step
-from modelrepo.modeldir.samples import Sample, head_rows, load_sample
+from modelrepo.modeldir.samples import Sample, head_rows, kept_dtype, load_sample
 from wrappers import codecs, wrapper_for
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.manifest import (
@@ -37,6 +37,7 @@ from wrappers.core.manifest import (
     python_version,
 )
 from wrappers.errors import InvalidInput, ScaffoldError
+from wrappers.frameworks.torch.describe import DYNAMIC_BATCH
 
 IMPORTERS = {
     "sklearn": sklearn_importer.import_artifact,
@@ -98,13 +99,19 @@ def _check_request(request: NewModel) -> None:
 def _build(request: NewModel, work: Path, step: Step) -> Manifest:
     sample = load_sample(request.sample).head(MAX_SAMPLE_ROWS) if request.sample else None
     imported = IMPORTERS[request.framework](request, work, step, sample)
+    if imported.batch is not None and sample is not None:
+        sample = sample.head(imported.batch)
     inputs = contract_inputs(request, imported, sample)
+    inputs = with_ranges(with_batch(inputs, imported.batch), request.ranges, given=True)
     values, names = sample_values(inputs, sample)
     try:
         checked = codecs.read_inputs(inputs, values, names)
     except InvalidInput as exc:
         raise ScaffoldError(f"the sample does not fit the model's inputs: {exc.message}") from exc
     answers = golden_answers(imported, inputs, checked, step)
+    if imported.ranges is not None:
+        inferred = imported.ranges(checked)
+        inputs = with_ranges(inputs, {k: v for k, v in inferred.items() if k not in request.ranges})
     outputs = contract_outputs(request, imported, answers)
     manifest = Manifest(
         name=request.model_name,
@@ -148,12 +155,13 @@ def golden_answers(
                 "--n-features, --features or --sample"
             ) from exc
     try:
-        imported.predict({k: head_rows(v, 1) for k, v in checked.items()})
+        if imported.batch is None:
+            imported.predict({k: head_rows(v, 1) for k, v in checked.items()})
     except Exception as exc:  # answers the batch, not one row: a fixed batch dimension
         raise ScaffoldError(
             f"the model answers the {rows}-row sample but fails on one row "
-            f"({type(exc).__name__}: {exc}); a torch.export program needs a free batch "
-            "dimension: dynamic_shapes={0: torch.export.Dim('batch')} and an example of 2+ rows"
+            f"({type(exc).__name__}: {exc}); its batch looks fixed: a torch.export program "
+            f"takes any batch when exported with {DYNAMIC_BATCH}"
         ) from exc
     if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in answers.values()):
         raise ScaffoldError(
@@ -183,6 +191,43 @@ def contract_inputs(request: NewModel, imported: Imported, sample: Sample | None
     return [matrix_spec(request, imported, sample, base)]  # type: ignore[arg-type]
 
 
+def with_batch(inputs: list[Spec], batch: int | None) -> list[Spec]:
+    """Tensor inputs whose first dimension is the one batch size the artifact takes."""
+    if batch is None:
+        return inputs
+    return [
+        s.model_copy(update={"shape": [batch, *s.shape[1:]]}) if isinstance(s, TensorSpec) else s
+        for s in inputs
+    ]
+
+
+def with_ranges(
+    inputs: list[Spec], ranges: dict[str, tuple[int, int]], given: bool = False
+) -> list[Spec]:
+    """Integer tensors with the ``minimum`` and ``maximum`` of ``ranges`` (by input name; ``""``
+    for the only input). ``given``: the user's ``--range``, which must name integer tensors."""
+    if "" in ranges:
+        if len(inputs) > 1:
+            raise ScaffoldError(
+                f"the model takes the inputs {[s.name for s in inputs]}: "
+                "say which one --range bounds, as INPUT=MIN:MAX"
+            )
+        ranges = {inputs[0].name: ranges[""]}
+    unknown = [n for n in ranges if n not in {s.name for s in inputs}]
+    if unknown and given:
+        raise ScaffoldError(f"--range names {unknown}; the inputs are {[s.name for s in inputs]}")
+    bounded = []
+    for spec in inputs:
+        if spec.name in ranges and not (isinstance(spec, TensorSpec) and spec.is_integer):
+            if given:
+                raise ScaffoldError(f"--range {spec.name}: only an integer tensor takes a range")
+        elif spec.name in ranges:
+            low, high = ranges[spec.name]
+            spec = spec.model_copy(update={"minimum": low, "maximum": high})
+        bounded.append(spec)
+    return bounded
+
+
 def _is_matrix(spec: Spec) -> bool:
     return isinstance(spec, TensorSpec) and spec.is_matrix
 
@@ -190,7 +235,7 @@ def _is_matrix(spec: Spec) -> bool:
 def tensor_like(name: str, array: Any, dtype: str) -> TensorSpec:
     """A tensor input with the sample's shape past the batch dimension."""
     array = np.asarray(array)
-    kind = {"f": dtype, "i": "int64", "u": "int64", "b": "bool"}.get(array.dtype.kind, "string")
+    kind = kept_dtype(array.dtype) or (dtype if array.dtype.kind == "f" else "string")
     if array.ndim < 1:
         raise ScaffoldError(f"the sample for {name} is a scalar; give a batch of rows")
     return TensorSpec(name=name, dtype=kind, shape=[-1, *array.shape[1:]])  # type: ignore[arg-type]
@@ -222,7 +267,8 @@ def matrix_spec(
         )
     if width is not None and len(names) != width:
         raise ScaffoldError(f"the model takes {width} features, but {len(names)} are named")
-    dtype = request.dtype or (base.dtype if base is not None else imported.dtype)
+    kept = sample.dtype if sample is not None else None
+    dtype = request.dtype or (base.dtype if base is not None else kept or imported.dtype)
     name = base.name if base is not None else "input"
     return TensorSpec(name=name, dtype=dtype, shape=[-1, len(names)], names=names)  # type: ignore[arg-type]
 
@@ -252,7 +298,8 @@ def generated(spec: Spec) -> np.ndarray:
             f"{spec.name}: pass --sample with example inputs; rows cannot be made up for it"
         )
     generator = np.random.default_rng(0)
-    return generator.standard_normal((GENERATED_ROWS, *spec.shape[1:])).round(4)
+    rows = GENERATED_ROWS if spec.shape[0] == -1 else spec.shape[0]
+    return generator.standard_normal((rows, *spec.shape[1:])).round(4)
 
 
 def contract_outputs(

@@ -146,6 +146,17 @@ def test_integers_are_compared_exactly_not_as_floats():
     check_integers(np.array([2**63 - 1], dtype=np.int64), np.dtype(np.int64), "x")
 
 
+def test_declared_bounds_narrow_the_dtype_range_on_either_side():
+    ids = np.dtype(np.int64)
+    check_integers(np.array([0, 49]), ids, "ids", bounds=(0, 49))
+    with pytest.raises(InvalidInput, match=r"ids: this input holds integers in \[0, 49\], got 50"):
+        check_integers(np.array([3, 50]), ids, "ids", "this input", (0, 49))
+    with pytest.raises(InvalidInput, match=r"in \[-5, 127\], got -6"):
+        check_integers([-6], np.dtype(np.int8), "x", bounds=(-5, None))
+    with pytest.raises(InvalidInput, match=r"in \[-128, 127\], got 300"):  # wider than int8
+        check_integers([300], np.dtype(np.int8), "x", bounds=(None, 1000))
+
+
 def test_messages_quote_a_bounded_excerpt_of_the_request():
     name = "n" * 2_000_000
     assert excerpt(name) == "n" * 80 + "... (2000000 characters)"

@@ -1,4 +1,5 @@
-"""Tensors: nested lists (``data.ndarray``, ``jsonData`` values) and ``{"shape", "values"}``."""
+"""Tensors: nested lists (``data.ndarray``, ``jsonData`` values) and ``{"shape", "values"}``;
+a string column ``[N, 1]`` also from a flat batch of strings."""
 
 from __future__ import annotations
 
@@ -41,8 +42,23 @@ def from_tensor(tensor: Any, where: str = "data.tensor") -> np.ndarray:
 
 
 def decode(spec: TensorSpec, value: Any, names: Sequence[str] | None = None) -> np.ndarray:
+    array = _decoded(spec, value)
+    if takes_flat_strings(spec) and array.ndim == 1:
+        return array.reshape(-1, 1)
+    return array
+
+
+def takes_flat_strings(spec: TensorSpec) -> bool:
+    """A string tensor of shape ``[N, 1]`` (a Keras ``Input(shape=(1,), dtype="string")``) also
+    takes its batch flat: a list of strings, one string (``strData``), a V2 ``[N]`` tensor."""
+    return spec.dtype == "string" and spec.shape[1:] == [1]
+
+
+def _decoded(spec: TensorSpec, value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
+    if isinstance(value, str) and takes_flat_strings(spec):
+        return rectangular([value], spec.name, object)
     if hasattr(value, "to_numpy"):  # a DataFrame for a matrix: its columns in order
         return value.to_numpy()
     if isinstance(value, dict) and {"shape", "values"} <= value.keys():

@@ -39,6 +39,9 @@ class TensorSpec(BaseModel):
     allow_nan: bool = False
     #: longest string element, for ``string`` tensors
     max_length: int = Field(default=100_000, ge=1)
+    #: the values an integer tensor may hold (token ids below an embedding's size), inclusive
+    minimum: int | None = None
+    maximum: int | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TensorSpec:
@@ -48,6 +51,11 @@ class TensorSpec(BaseModel):
             raise ValueError(
                 f"{self.name}: {len(self.names)} names for the last axis of shape {self.shape}"
             )
+        bounded = self.minimum is not None or self.maximum is not None
+        if bounded and not self.is_integer:
+            raise ValueError(f"{self.name}: minimum and maximum are for integer tensors")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"{self.name}: minimum {self.minimum} is over maximum {self.maximum}")
         return self
 
     @property
@@ -55,9 +63,18 @@ class TensorSpec(BaseModel):
         return len(self.shape)
 
     @property
+    def is_integer(self) -> bool:
+        return self.dtype.startswith(("int", "uint"))
+
+    @property
     def is_matrix(self) -> bool:
         """A batch of numeric feature rows: the shape every fast path is built for."""
-        return self.rank == 2 and self.shape[1] > 0 and self.dtype not in ("string", "bool")
+        return (
+            self.rank == 2
+            and self.shape[0] == -1
+            and self.shape[1] > 0
+            and self.dtype not in ("string", "bool")
+        )
 
     @property
     def width(self) -> int:
@@ -82,25 +99,32 @@ class TensorSpec(BaseModel):
                 f"{self.name}: expected a tensor of rank {self.rank} and shape "
                 f"{self._shown_shape()}, got rank {array.ndim} with shape {list(array.shape)}"
             )
-        for axis, (want, got) in enumerate(zip(self.shape, array.shape, strict=True)):
-            if want != -1 and want != got:
-                what = (
-                    f"{want} features per row ({', '.join(self.names)})"
-                    if self.names and axis == self.rank - 1
-                    else f"shape {self._shown_shape()}"
-                )
-                raise InvalidInput(
-                    f"{self.name}: expected {what}, got {got} in dimension {axis} "
-                    f"(shape {list(array.shape)})"
-                )
+        self._check_dimensions(array.shape)
         if names:
             array = self._reorder(array, list(names))
+        if self.minimum is not None or self.maximum is not None:
+            bounds = (self.minimum, self.maximum)
+            check_integers(array, array.dtype, self.name, "this input", bounds)
         if array.dtype.kind == "f" and not self.allow_nan and not np.isfinite(array).all():
             raise InvalidInput(
                 f"{self.name}: inputs contain NaN or Infinity; this model accepts finite numbers "
                 "only"
             )
         return array
+
+    def _check_dimensions(self, shape: tuple[int, ...]) -> None:
+        for axis, (want, got) in enumerate(zip(self.shape, shape, strict=True)):
+            if want == -1 or want == got:
+                continue
+            if axis == 0:  # a program traced without a free batch dimension
+                what = f"a fixed batch of {want} rows (shape {self._shown_shape()})"
+            elif self.names and axis == self.rank - 1:
+                what = f"{want} features per row ({', '.join(self.names)})"
+            else:
+                what = f"shape {self._shown_shape()}"
+            raise InvalidInput(
+                f"{self.name}: expected {what}, got {got} in dimension {axis} (shape {list(shape)})"
+            )
 
     def _shown_shape(self) -> str:
         return "[" + ", ".join("N" if d == -1 else str(d) for d in self.shape) + "]"

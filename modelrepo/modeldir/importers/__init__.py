@@ -14,6 +14,8 @@ from wrappers.contract import Spec, TensorSpec
 
 #: the user's model called on checked inputs by name, answering its outputs by name
 Predict = Callable[[dict[str, Any]], dict[str, Any]]
+#: the inclusive ``(minimum, maximum)`` of integer inputs by name, as the model bounds them
+Ranges = Callable[[dict[str, Any]], dict[str, tuple[int, int]]]
 
 
 @dataclass
@@ -33,3 +35,7 @@ class Imported:
     #: feature names the model was fitted with
     names: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: the ranges the model itself imposes on integer inputs, read on the checked sample
+    ranges: Ranges | None = None
+    #: the one batch size the artifact takes (a program traced without a free batch)
+    batch: int | None = None

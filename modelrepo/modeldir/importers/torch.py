@@ -1,6 +1,9 @@
 """PyTorch: a state dict or checkpoint dict with the ``file.py:Class`` that rebuilds the network
 (stored as safetensors), or a ``torch.export`` program (``.pt2``), copied as it is: torch
-unpickles parts of such a program as it loads, so it is served only with ``allow_pickle``."""
+unpickles parts of such a program as it loads, so it is served only with ``allow_pickle``.
+
+Integer inputs that index an embedding table directly get its range in the contract; a program
+traced without a free batch dimension gets that fixed batch in its inputs' shape."""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import Imported, Ranges
 from modelrepo.modeldir.request import NewModel, Step
 from modelrepo.modeldir.samples import Sample
 from wrappers.core.formats import SAFETENSORS_FILE, save_safetensors
 from wrappers.core.manifest import MANIFEST_FILE
 from wrappers.errors import ModelLoadError, ScaffoldError
-from wrappers.frameworks.torch.describe import name_outputs
+from wrappers.frameworks.torch.describe import fixed_batch, name_outputs, program_embedding_sizes
 from wrappers.frameworks.torch.model import build_network, load_weights, read_checkpoint
 
 PROGRAM_FILE = "model.pt2"
@@ -28,13 +31,17 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
     """Writes ``model.safetensors`` and the architecture's file, or ``model.pt2``."""
     with step("importing torch"):
         import torch
+    batch = None
     if Path(request.artifact).suffix == ".pt2":
         network = _exported_program(request, work, step)
         artifacts, options = [PROGRAM_FILE], {"program": PROGRAM_FILE}
-        kind = "torch.export program"
+        batch = fixed_batch(network)
+        kind = "torch.export program" + (f" with a fixed batch of {batch}" if batch else "")
+        ranges = _program_ranges(network)
     else:
         network, artifacts, options = _state_dict(request, work, step)
         kind = f"torch {request.module.partition(':')[2]}"  # type: ignore[union-attr]
+        ranges = _embedding_ranges(network)
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:
         tensors = [torch.from_numpy(np.ascontiguousarray(v)) for v in checked.values()]
@@ -42,8 +49,56 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
             return name_outputs(network(*tensors))
 
     return Imported(
-        artifacts=artifacts, predict=predict, kind=kind, tolerance=1e-5, options=options
+        artifacts=artifacts,
+        predict=predict,
+        kind=kind,
+        tolerance=1e-5,
+        options=options,
+        ranges=ranges,
+        batch=batch,
     )
+
+
+def _embedding_ranges(network: Any) -> Ranges:
+    """Inputs that go unchanged into an ``nn.Embedding`` or ``nn.EmbeddingBag`` (the very
+    tensor passed to ``forward``, seen by a hook as the sample runs) hold indices into its
+    table: ``[0, num_embeddings - 1]``. An input transformed first (shifted, hashed, clamped)
+    is not bounded here; ``--range`` gives its range."""
+    import torch
+
+    kinds = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+
+    def ranges(checked: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in checked.items()}
+        sizes: dict[str, int] = {}
+
+        def seen(module: Any, args: tuple[Any, ...]) -> None:
+            for name, tensor in tensors.items():
+                if args and args[0] is tensor:
+                    sizes[name] = min(module.num_embeddings, sizes.get(name, module.num_embeddings))
+
+        hooks = [
+            m.register_forward_pre_hook(seen) for m in network.modules() if isinstance(m, kinds)
+        ]
+        try:
+            with torch.inference_mode():
+                network(*tensors.values())
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {name: (0, size - 1) for name, size in sizes.items()}
+
+    return ranges
+
+
+def _program_ranges(module: Any) -> Ranges:
+    """The same for a program: inputs that ``aten.embedding`` indexes with directly."""
+    sizes = program_embedding_sizes(module)
+
+    def ranges(checked: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        return {name: (0, sizes[i] - 1) for i, name in enumerate(checked) if i in sizes}
+
+    return ranges
 
 
 def _exported_program(request: NewModel, work: Path, step: Step) -> Any:

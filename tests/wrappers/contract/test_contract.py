@@ -212,3 +212,75 @@ def test_a_schema_1_manifest_is_upgraded_as_it_is_read(tmp_path):
     manifest.write(tmp_path)
     assert Manifest.read(tmp_path) == manifest
     assert json.loads((tmp_path / "manifest.json").read_text())["schema_version"] == 2
+
+
+# ---- integer ranges and string columns -----------------------------------------------------------
+
+TOKENS = TensorSpec(name="ids", dtype="int64", shape=[-1, 3], minimum=0, maximum=9)
+COLUMN = TensorSpec(name="text", dtype="string", shape=[-1, 1])
+
+
+@pytest.mark.parametrize(
+    "wire", [[[0, 9, 4]], np.array([[0, 9, 4]]), [[0.0, 9.0, 4.0]]], ids=["json", "int64", "float"]
+)
+def test_integers_within_the_declared_range_pass(wire):
+    assert read(TOKENS, wire).tolist() == [[0, 9, 4]]
+    assert read(TOKENS, wire).dtype == np.int64
+
+
+@pytest.mark.parametrize("bad", [10, -1, 2**40])
+def test_an_integer_outside_the_declared_range_is_refused(bad):
+    with pytest.raises(
+        InvalidInput, match=rf"ids: this input holds integers in \[0, 9\], got {bad}"
+    ):
+        read(TOKENS, [[1, 2, 3], [4, bad, 5]])
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"dtype": "float32", "minimum": 0}, "for integer tensors"),
+        ({"dtype": "string", "maximum": 3}, "for integer tensors"),
+        ({"dtype": "int32", "minimum": 5, "maximum": 4}, "minimum 5 is over maximum 4"),
+    ],
+)
+def test_a_range_is_declared_only_on_integers_and_in_order(fields, said):
+    with pytest.raises(ValueError, match=said):
+        TensorSpec(name="x", shape=[-1, 2], **fields)
+
+
+def test_a_range_survives_the_manifest_and_one_bound_may_stand_alone():
+    floor = TensorSpec(name="n", dtype="int16", shape=[-1, 1], minimum=1)
+    assert read(floor, [[32767]]).tolist() == [[32767]]
+    with pytest.raises(InvalidInput, match=r"in \[1, 32767\], got 0"):
+        read(floor, [[0]])
+    assert TensorSpec.model_validate_json(TOKENS.model_dump_json()) == TOKENS
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [["a", "b"], np.array(["a", "b"], dtype=object), [["a"], ["b"]], np.array([["a"], ["b"]])],
+    ids=["flat list", "flat array", "rows", "rows array"],
+)
+def test_a_string_column_takes_its_rows_flat_or_nested(wire):
+    assert read(COLUMN, wire).tolist() == [["a"], ["b"]]
+
+
+def test_one_string_is_one_row_of_a_string_column_only():
+    assert read(COLUMN, "a").tolist() == [["a"]]
+    with pytest.raises(InvalidInput, match="expected a nested list"):
+        read(TensorSpec(name="pair", dtype="string", shape=[-1, 2]), "a")
+    with pytest.raises(InvalidInput, match="rank 2"):
+        read(TensorSpec(name="pair", dtype="string", shape=[-1, 2]), ["a", "b"])
+    with pytest.raises(InvalidInput, match="expected strings"):
+        read(COLUMN, [1, 2])
+
+
+def test_a_fixed_batch_is_named_when_a_request_has_another():
+    fixed = TensorSpec(name="x", dtype="float32", shape=[2, 3])
+    assert not fixed.is_matrix
+    assert read(fixed, [[1, 2, 3], [4, 5, 6]]).shape == (2, 3)
+    with pytest.raises(
+        InvalidInput, match=r"x: expected a fixed batch of 2 rows \(shape \[2, 3\]\)"
+    ):
+        read(fixed, [[1, 2, 3]])

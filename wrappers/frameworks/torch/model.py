@@ -14,7 +14,7 @@ from wrappers.contract import TensorSpec
 from wrappers.core.formats import load_safetensors, require_pickle_allowed
 from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import ManifestError, ModelLoadError
-from wrappers.frameworks.torch.describe import as_numpy
+from wrappers.frameworks.torch.describe import DYNAMIC_BATCH, as_numpy, fixed_batch
 
 #: prefixes that torch.compile (``_orig_mod.``) and DataParallel (``module.``) add to keys
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
@@ -54,6 +54,7 @@ class TorchRuntime(ServedModel):
             program = self.source / options["program"]
             require_pickle_allowed(self.settings, program, "a torch.export program (it unpickles)")
             self.network = torch.export.load(program).module()
+            self._check_batch(program.name)
         else:
             network = build_network(
                 self.source, options["architecture"], options.get("init_kwargs", {})
@@ -64,6 +65,18 @@ class TorchRuntime(ServedModel):
             load_weights(network, read_checkpoint(checkpoint))
             self.network = network.eval()
         self._torch = torch
+
+    def _check_batch(self, program: str) -> None:
+        """A program traced with one batch size fails on any other with a bare guard error:
+        refused here unless the contract records that batch."""
+        batch = fixed_batch(self.network)
+        free = [s.name for s in self.manifest.inputs if s.kind == "tensor" and s.shape[0] == -1]
+        if batch is not None and free:
+            raise ModelLoadError(
+                f"{program} was exported with a fixed batch of {batch}, but the manifest's "
+                f"input {free[0]} takes any batch; export it with {DYNAMIC_BATCH}, or run "
+                "`modelrepo new` again to record the fixed batch"
+            )
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
         tensors = [self._torch.from_numpy(inputs[name]) for name in self.input_order]
