@@ -27,11 +27,11 @@ def free_port() -> int:
 
 
 def service_type_of(model_dir: Path) -> str:
-    """Seldon's type for a model directory: its manifest's kind, upper-cased (MODEL without
-    a manifest, as ``allow_unverified`` serves one)."""
+    """The microservice's type for a model directory (``Manifest.microservice_type``; MODEL
+    without a manifest, as ``allow_unverified`` serves one)."""
     if not (Path(model_dir) / MANIFEST_FILE).is_file():
         return "MODEL"
-    return Manifest.read(model_dir).kind.upper()
+    return Manifest.read(model_dir).microservice_type
 
 
 def seldon_command() -> str:
@@ -58,7 +58,7 @@ class Microservice(Runner):
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
-    #: Seldon's type for the node (MODEL, TRANSFORMER, ROUTER, ...); the manifest's kind if None
+    #: the microservice's type (MODEL, TRANSFORMER, ROUTER, COMBINER); from the manifest if None
     service_type: str | None = None
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)

@@ -50,7 +50,7 @@ def my_model_py(manifest: Manifest) -> str:
     return MY_MODEL.format(
         summary=summary,
         wrapper=wrapper_for(manifest.framework).__name__,
-        service_type=manifest.kind.upper(),
+        service_type=manifest.microservice_type,
     )
 
 
@@ -111,7 +111,7 @@ def render(
     return {
         "MyModel.py": my_model_py(manifest),
         "requirements.txt": requirements_txt(manifest),
-        ".s2i/environment": s2i_environment(options, manifest.kind.upper()),
+        ".s2i/environment": s2i_environment(options, manifest.microservice_type),
         "request.json": request_json(manifest),
         DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
     }

@@ -78,6 +78,13 @@ class Manifest(BaseModel):
         return self
 
     @property
+    def microservice_type(self) -> str:
+        """``seldon-core-microservice --service-type`` for this kind: the graph's node type,
+        except that Seldon serves an OUTPUT_TRANSFORMER node as a TRANSFORMER (its microservice
+        has no other type for it; every method is served whatever the type)."""
+        return "TRANSFORMER" if self.kind == "output_transformer" else self.kind.upper()
+
+    @property
     def input_names(self) -> list[str]:
         return [s.name for s in self.inputs]
 

@@ -248,7 +248,7 @@ class ServedModel(ABC):
         checked = codecs.read_inputs(
             self.manifest.inputs, request.values, request.names, self.settings.max_batch_rows
         )
-        return self._call(checked)
+        return self._run_checked(checked)
 
     def combine(self, children: list[Request]) -> Outputs:
         """A combiner's answer: each child's output checked against the contract and the
@@ -261,7 +261,7 @@ class ServedModel(ABC):
             self.settings.max_batch_rows,
             self.manifest.options.get("children"),
         )
-        return self._call(checked)
+        return self._run_checked(checked)
 
     def learn(self, child: int | None, reward: float) -> None:
         """Feedback's reward for the child a request was routed to (None: not routed here).
@@ -282,7 +282,7 @@ class ServedModel(ABC):
         if not self.ready:
             raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
 
-    def _call(self, checked: dict[str, Any]) -> Outputs:
+    def _run_checked(self, checked: dict[str, Any]) -> Outputs:
         started = time.perf_counter()
         try:
             outputs = self._run(checked)
