@@ -32,6 +32,7 @@ from wrappers.errors import (
     ModelFailure,
     ModelLoadError,
     ModelNotReady,
+    NotServed,
 )
 from wrappers.settings import Settings, serve_with
 
@@ -244,6 +245,11 @@ class ServedModel(ABC):
 
     def infer(self, request: Request) -> Outputs:
         """Decodes and checks the request's inputs, then runs the model on them."""
+        if self.manifest.kind == "combiner":
+            raise NotServed(
+                f"{self.manifest.name} is a combiner: it answers its children's outputs "
+                "together (Seldon's /aggregate), not one request"
+            )
         self._require_ready()
         checked = codecs.read_inputs(
             self.manifest.inputs, request.values, request.names, self.settings.max_batch_rows
