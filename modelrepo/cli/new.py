@@ -157,6 +157,10 @@ def new(
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
+    if node["combine"] is None and node["route"] is None:  # made from an artifact
+        for value, hint in ((framework, "'-f' / '--framework'"), (artifact, "'-a' / '--artifact'")):
+            if value is None:
+                raise click.MissingParameter(param_hint=hint, param_type="option")
     if node["kind"] == "transformer" and framework == "sklearn" and not methods:
         methods = ["transform"]
     if methods and framework != "sklearn":
