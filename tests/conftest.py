@@ -28,6 +28,15 @@ MODEL_NAMES = sorted(WRAPPER_OF)
 #: models whose contract is not one numeric matrix: a table, texts, an N-D tensor, two inputs
 CONTRACT_MODELS = ["keras-multi-io", "loan-pipeline", "review-sentiment", "torch-digits-cnn"]
 COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS])
+#: the committed nodes of graphs/ that are no model, or were made for a graph
+NODE_MODELS = [
+    "iris-mean-combiner",
+    "iris-tree-router",
+    "iris-tree-v1",
+    "iris-tree-v2",
+    "loan-classifier",
+    "loan-preprocess",
+]
 
 
 @pytest.fixture(scope="session", params=MODEL_NAMES)

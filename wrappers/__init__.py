@@ -1,4 +1,5 @@
-"""Seldon Core 1.x user classes for scikit-learn, TensorFlow and PyTorch model directories.
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch and built-in model
+directories.
 
 Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
 server's additions (``wrappers.server.component``). Framework libraries are imported only when a
@@ -16,6 +17,7 @@ from wrappers.errors import (
     NotServed,
     PayloadTooLarge,
 )
+from wrappers.frameworks.builtin.model import BuiltinRuntime
 from wrappers.frameworks.sklearn.model import SklearnRuntime
 from wrappers.frameworks.tensorflow.model import TFRuntime
 from wrappers.frameworks.torch.model import TorchRuntime
@@ -34,8 +36,12 @@ class TorchModel(SeldonComponent, TorchRuntime):
     """A PyTorch model directory (safetensors weights and their network) as a Seldon user class."""
 
 
+class BuiltinModel(SeldonComponent, BuiltinRuntime):
+    """A built-in combiner or router (``combiner.json``, ``router.json``) as a Seldon user class."""
+
+
 WRAPPERS: dict[str, type[SeldonComponent]] = {
-    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)
+    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel, BuiltinModel)
 }
 
 
@@ -46,6 +52,7 @@ def wrapper_for(framework: str) -> type[SeldonComponent]:
 
 __all__ = [
     "WRAPPERS",
+    "BuiltinModel",
     "InvalidInput",
     "Manifest",
     "ManifestError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.markup import escape
@@ -15,17 +15,26 @@ from modelrepo.cli.options import (
     methods_option,
     names_option,
     ranges_option,
+    weights_option,
 )
 from modelrepo.cli.output import progress, stderr
 from modelrepo.modeldir.deployment import DeploymentOptions
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel
 from modelrepo.modeldir.scaffold import scaffold
 from wrappers.contract import Spec, TableSpec, TensorSpec
+from wrappers.core.combine import Combine
+from wrappers.core.manifest import Kind
+from wrappers.core.routing import Route
 from wrappers.frameworks.sklearn.describe import METHODS
 
 NEW_EXAMPLES = """\b
 Examples:
   modelrepo new my-model --framework sklearn --artifact m.joblib
+  modelrepo new prep --kind transformer -f sklearn -a column_transformer.joblib --sample rows.csv
+  modelrepo new mean --kind combiner --combine mean --children 2 --like models/sklearn-iris
+  modelrepo new ab --kind router --route epsilon-greedy --epsilon 0.1 --children 2 --seed 0 \\
+      --like models/sklearn-iris
+  modelrepo new stack --kind combiner -f sklearn -a final.joblib --children 2 --like child-dir
   modelrepo new my-model -f sklearn -a m.joblib --sample rows.csv --method predict
   modelrepo new my-net -f tensorflow -a net.keras --features age,bmi,bp --outputs risk
   modelrepo new my-net -f tensorflow -a exported_saved_model_dir --n-features 10
@@ -40,16 +49,16 @@ What each framework infers (flags fill in the rest):
 Without --sample, six deterministic standard-normal rows become the golden inputs.
 """
 NEW_EXAMPLES += EXIT_CODES
+KINDS, COMBINES, ROUTES = get_args(Kind), get_args(Combine), get_args(Route)
 
 
 @click.command(epilog=NEW_EXAMPLES)
 @click.argument("model_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-f", "--framework", type=click.Choice(FRAMEWORKS), required=True)
+@click.option("-f", "--framework", type=click.Choice(FRAMEWORKS))
 @click.option(
     "-a",
     "--artifact",
     type=click.Path(exists=True, path_type=Path),
-    required=True,
     help="joblib or skops file (sklearn; stored as skops); .keras file or SavedModel "
     "directory (tensorflow; no .h5, no Lambda layers); state dict or checkpoint (torch; stored "
     "as safetensors), or a torch.export .pt2 (served only with allow_pickle).",
@@ -103,6 +112,27 @@ NEW_EXAMPLES += EXIT_CODES
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Per replica."
 )
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="model",
+    show_default=True,
+    help="Its part in an inference graph (Seldon's node type). A transformer serves "
+    "transform (sklearn) or the network's output.",
+)
+@click.option("--combine", type=click.Choice(COMBINES), help="A built-in combiner.")
+@click.option("--route", type=click.Choice(ROUTES), help="A built-in router.")
+@click.option("--children", type=click.IntRange(min=2), help="Combiner/router: its children.")
+@click.option(
+    "--weights", callback=weights_option, metavar="W,W", help="--combine weighted, --route ab."
+)
+@click.option("--epsilon", type=click.FloatRange(0, 1), help="--route epsilon-greedy.")
+@click.option("--seed", type=int, default=0, show_default=True, help="A router's generator.")
+@click.option(
+    "--like",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A child's model directory: a combiner reads its output, a router takes its inputs.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing model directory.")
 @click.option(
     "--check/--no-check", default=True, show_default=True, help="Run `check` on the result."
@@ -130,14 +160,21 @@ def new(
     threads: int,
     force: bool,
     check: bool,
+    **node: Any,
 ) -> None:
-    """Make a model directory from a trained artifact.
+    """Make a model directory from a trained artifact, or a built-in combiner or router.
 
     The artifact is placed in the standard layout, the schema inferred where the model tells
     it, golden pairs computed by calling the model, and manifest.json, MyModel.py,
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
+    if node["combine"] is None and node["route"] is None:  # made from an artifact
+        for value, hint in ((framework, "'-f' / '--framework'"), (artifact, "'-a' / '--artifact'")):
+            if value is None:
+                raise click.MissingParameter(param_hint=hint, param_type="option")
+    if node["kind"] == "transformer" and framework == "sklearn" and not methods:
+        methods = ["transform"]
     if methods and framework != "sklearn":
         raise click.BadParameter("only for --framework sklearn", param_hint="--method")
     if (module or init_kwargs) and framework != "torch":
@@ -163,6 +200,7 @@ def new(
             image=image, replicas=replicas, workers=workers, threads=threads
         ),
         force=force,
+        **node,
     )
     err = stderr()
     manifest = scaffold(request, progress(err))

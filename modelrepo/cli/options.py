@@ -52,6 +52,16 @@ def ranges_option(
     return ranges
 
 
+def weights_option(_: click.Context, __: click.Parameter, value: str | None) -> list[float] | None:
+    """``0.7,0.3`` as numbers."""
+    if value is None:
+        return None
+    try:
+        return [float(w) for w in value.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(f"expected numbers separated by commas: {exc}") from exc
+
+
 def json_object_option(_: click.Context, __: click.Parameter, value: str | None) -> dict[str, Any]:
     if not value:
         return {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelrepo.local.runner import Runner
+from wrappers.core.manifest import MANIFEST_FILE, Manifest
 from wrappers.server.bind import address
 
 
@@ -23,6 +24,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def service_type_of(model_dir: Path) -> str:
+    """The microservice's type for a model directory (``Manifest.microservice_type``; MODEL
+    without a manifest, as ``allow_unverified`` serves one)."""
+    if not (Path(model_dir) / MANIFEST_FILE).is_file():
+        return "MODEL"
+    return Manifest.read(model_dir).microservice_type
 
 
 def seldon_command() -> str:
@@ -49,6 +58,8 @@ class Microservice(Runner):
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    #: the microservice's type (MODEL, TRANSFORMER, ROUTER, COMBINER); from the manifest if None
+    service_type: str | None = None
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     #: a managed process is stopped by its owner, with no endpoint to withdraw first
@@ -71,7 +82,7 @@ class Microservice(Runner):
         return [
             *(launcher if self.launcher else [seldon_command()]),
             self.user_class,
-            "--service-type", "MODEL",
+            "--service-type", self.service_type or service_type_of(self.model_dir),
             "--http-port", str(self.http_port),
             "--grpc-port", str(self.grpc_port),
             "--metrics-port", str(self.metrics_port),

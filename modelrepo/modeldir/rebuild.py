@@ -3,12 +3,14 @@ artifact as a user would, and builds its directory with ``modelrepo new``."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import click
 
@@ -37,3 +39,14 @@ def rebuild_command(
         click.echo(f"{name} written to {out}")
 
     return main
+
+
+def train_module(model_dir: Path) -> ModuleType:
+    """Another model directory's ``train.py`` as a module: models trained on the same data
+    (a pipeline split into graph nodes, two versions of one model) share its code."""
+    path = Path(model_dir) / "train.py"
+    spec = importlib.util.spec_from_file_location(f"train_{Path(model_dir).name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

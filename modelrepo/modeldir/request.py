@@ -27,8 +27,8 @@ class NewModel:
     """What ``modelrepo new`` was asked to build."""
 
     model_dir: Path
-    framework: str
-    artifact: Path
+    framework: str | None
+    artifact: Path | None
     name: str | None = None
     version: str = "1"
     description: str = ""
@@ -45,6 +45,17 @@ class NewModel:
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
     deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
     force: bool = False
+    #: the part the directory plays in an inference graph (the manifest's ``kind``)
+    kind: str = "model"
+    #: a built-in combiner (mean, weighted, vote) or router (ab, epsilon-greedy, thompson)
+    combine: str | None = None
+    route: str | None = None
+    children: int | None = None
+    weights: list[float] | None = None
+    epsilon: float | None = None
+    seed: int = 0
+    #: a child's model directory, whose contract a built-in's is made from
+    like: Path | None = None
 
     @property
     def model_name(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from modelrepo.modeldir import servingfiles
+from modelrepo.modeldir import nodes, servingfiles
 from modelrepo.modeldir.importers import Imported
 from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
@@ -60,7 +60,12 @@ def scaffold(request: NewModel, step: Step = quiet_step) -> Manifest:
     ) as tmp:
         work = Path(tmp) / "model"
         work.mkdir()
-        manifest = _build(request, work, step)
+        if nodes.is_builtin(request):
+            manifest = nodes.build_builtin(request, work)
+            manifest.write(work)
+            servingfiles.write(manifest, work, request.deployment)
+        else:
+            manifest = _build(request, work, step)
         if destination.exists():
             shutil.rmtree(destination)  # --force, checked to be a model directory
         work.rename(destination)
@@ -68,7 +73,8 @@ def scaffold(request: NewModel, step: Step = quiet_step) -> Manifest:
 
 
 def _check_request(request: NewModel) -> None:
-    if request.framework not in FRAMEWORKS:
+    _check_node(request)
+    if request.framework not in FRAMEWORKS and not nodes.is_builtin(request):
         raise ScaffoldError(f"framework must be one of {', '.join(FRAMEWORKS)}")
     if not NAME.match(request.model_name):
         raise ScaffoldError(
@@ -77,7 +83,7 @@ def _check_request(request: NewModel) -> None:
         )
     if not request.version.isdigit() or int(request.version) < 1:
         raise ScaffoldError(f"--version must be a positive integer, got {request.version!r}")
-    if not Path(request.artifact).exists():
+    if request.artifact is not None and not Path(request.artifact).exists():
         raise ScaffoldError(f"artifact {request.artifact} does not exist")
     destination = Path(request.model_dir)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
@@ -96,11 +102,27 @@ def _check_request(request: NewModel) -> None:
         )
 
 
+def _check_node(request: NewModel) -> None:
+    """A built-in is made from flags alone; anything else from an artifact."""
+    if nodes.is_builtin(request):
+        if request.artifact is not None or request.framework not in (None, "builtin"):
+            raise ScaffoldError("a built-in combiner or router is made from flags, not --artifact")
+        if request.combine is not None and request.route is not None:
+            raise ScaffoldError("--combine makes a combiner and --route a router: give one")
+        return
+    if request.artifact is None or request.framework is None:
+        raise ScaffoldError("give --framework and --artifact, or --combine/--route for a built-in")
+    if request.kind == "router":
+        raise ScaffoldError("a router is built in: --route ab|epsilon-greedy|thompson")
+
+
 def _build(request: NewModel, work: Path, step: Step) -> Manifest:
     sample = load_sample(request.sample).head(MAX_SAMPLE_ROWS) if request.sample else None
     imported = IMPORTERS[request.framework](request, work, step, sample)
     if imported.batch is not None and sample is not None:
         sample = sample.head(imported.batch)
+    if request.kind == "combiner":
+        return _build_stacking(request, imported, work)
     inputs = contract_inputs(request, imported, sample)
     inputs = with_ranges(with_batch(inputs, imported.batch), request.ranges, given=True)
     values, names = sample_values(inputs, sample)
@@ -118,6 +140,7 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         version=request.version,
         description=request.description
         or f"{imported.kind} imported from {Path(request.artifact).name}.",
+        kind=request.kind,  # type: ignore[arg-type]
         framework=request.framework,  # type: ignore[arg-type]
         framework_version=wrapper_for(request.framework).installed_version(),
         python_version=python_version(),
@@ -128,6 +151,41 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         golden=golden_pairs(inputs, outputs, checked, {s.name: answers[s.name] for s in outputs}),
         tolerance=imported.tolerance if request.tolerance is None else request.tolerance,
         options=dict(imported.options),
+    )
+    manifest.write(work)
+    servingfiles.write(manifest, work, request.deployment)
+    return manifest
+
+
+def _build_stacking(request: NewModel, imported: Imported, work: Path) -> Manifest:
+    """A combiner whose final estimator was fitted on the children's outputs side by side."""
+    child = nodes.child_output(request)
+    children = request.children
+    (output, *others) = imported.outputs or []
+    width = imported.inputs[0].width if imported.inputs else None  # type: ignore[union-attr]
+    if children is None or others or width != children * child.width:
+        raise ScaffoldError(
+            f"a stacking combiner's estimator takes --children N outputs of {child.width} "
+            f"columns side by side and gives one output; it takes {width} columns"
+        )
+
+    def predict(value: np.ndarray) -> np.ndarray:
+        return imported.predict({child.name: value})[output.name]
+
+    manifest = Manifest(
+        name=request.model_name,
+        version=request.version,
+        description=request.description or f"{imported.kind} over {children} children.",
+        kind="combiner",
+        framework=request.framework,  # type: ignore[arg-type]
+        framework_version=wrapper_for(request.framework).installed_version(),
+        python_version=python_version(),
+        artifacts=[a for path in imported.artifacts for a in artifacts_under(work, path)],
+        inputs=[child],
+        outputs=[output],
+        golden=nodes.combiner_golden(child, output, children, predict),
+        tolerance=imported.tolerance if request.tolerance is None else request.tolerance,
+        options={**imported.options, "children": children},
     )
     manifest.write(work)
     servingfiles.write(manifest, work, request.deployment)

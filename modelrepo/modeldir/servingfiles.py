@@ -27,11 +27,10 @@ from wrappers.contract import TableSpec, TensorSpec
 from wrappers.core.manifest import Manifest
 
 USER_CLASS = "MyModel"
-SERVICE_TYPE = "MODEL"
 
 MY_MODEL = '''"""{summary}
 
-Serve it from this directory: `seldon-core-microservice MyModel --service-type MODEL`.
+Serve it from this directory: `seldon-core-microservice MyModel --service-type {service_type}`.
 """
 
 from pathlib import Path
@@ -48,7 +47,11 @@ def my_model_py(manifest: Manifest) -> str:
     summary = manifest.description.strip() or f"{manifest.name}, a {manifest.framework} model."
     summary = summary.replace("\\", "/").replace('"""', "'''")
     summary = textwrap.fill(" ".join(summary.split()), width=96)
-    return MY_MODEL.format(summary=summary, wrapper=wrapper_for(manifest.framework).__name__)
+    return MY_MODEL.format(
+        summary=summary,
+        wrapper=wrapper_for(manifest.framework).__name__,
+        service_type=manifest.microservice_type,
+    )
 
 
 def requirements_txt(manifest: Manifest) -> str:
@@ -63,10 +66,11 @@ def requirements_txt(manifest: Manifest) -> str:
     return "\n".join(pins) + "\n"
 
 
-def s2i_environment(options: DeploymentOptions) -> str:
-    """What the image runs, with the deployment's workers and threads so both agree."""
+def s2i_environment(options: DeploymentOptions, service_type: str = "MODEL") -> str:
+    """What the image runs (as Seldon's type of the node: MODEL, ROUTER, ...), with the
+    deployment's workers and threads so both agree."""
     return (
-        f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={SERVICE_TYPE}\nPERSISTENCE=0\n"
+        f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={service_type}\nPERSISTENCE=0\n"
         f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n"
     )
 
@@ -86,6 +90,9 @@ def request_json(manifest: Manifest) -> str:
         return ""
     values = manifest.golden[0].input
     (first, *others) = manifest.inputs
+    if manifest.kind == "combiner":  # one message per child, as Seldon's executor sends them
+        children = [{"data": {"ndarray": child}} for child in values[first.name]]
+        return json.dumps({"seldonMessages": children}) + "\n"
     if others or isinstance(first, TableSpec):
         body: dict = {"jsonData": values if others else values[first.name]}
     else:
@@ -104,7 +111,7 @@ def render(
     return {
         "MyModel.py": my_model_py(manifest),
         "requirements.txt": requirements_txt(manifest),
-        ".s2i/environment": s2i_environment(options),
+        ".s2i/environment": s2i_environment(options, manifest.microservice_type),
         "request.json": request_json(manifest),
         DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
     }

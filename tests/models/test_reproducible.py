@@ -7,14 +7,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import COMMITTED_MODELS, MODELS_DIR
+from conftest import COMMITTED_MODELS, MODELS_DIR, NODE_MODELS
 
 from wrappers import Manifest, wrapper_for
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", COMMITTED_MODELS)
+@pytest.mark.parametrize("name", [*COMMITTED_MODELS, *NODE_MODELS])
 def test_train_script_reproduces_the_committed_model(tmp_path, name):
     source = MODELS_DIR / name
     out = tmp_path / name

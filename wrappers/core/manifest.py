@@ -25,7 +25,8 @@ from wrappers.errors import ManifestError
 
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 2
-Framework = Literal["sklearn", "tensorflow", "torch"]
+#: ``builtin``: a combiner or router of ``wrappers.frameworks.builtin``, from a JSON file
+Framework = Literal["sklearn", "tensorflow", "torch", "builtin"]
 #: the part a model directory plays in a Seldon inference graph; upper-cased, it is Seldon's
 #: service type (``MODEL``, ``TRANSFORMER``, ``OUTPUT_TRANSFORMER``, ``ROUTER``, ``COMBINER``)
 Kind = Literal["model", "transformer", "output_transformer", "router", "combiner"]
@@ -75,6 +76,13 @@ class Manifest(BaseModel):
             if set(pair.input) != set(self.input_names):
                 raise ValueError(f"golden pair {i} gives {sorted(pair.input)} as inputs")
         return self
+
+    @property
+    def microservice_type(self) -> str:
+        """``seldon-core-microservice --service-type`` for this kind: the graph's node type,
+        except that Seldon serves an OUTPUT_TRANSFORMER node as a TRANSFORMER (its microservice
+        has no other type for it; every method is served whatever the type)."""
+        return "TRANSFORMER" if self.kind == "output_transformer" else self.kind.upper()
 
     @property
     def input_names(self) -> list[str]:

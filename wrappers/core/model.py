@@ -23,6 +23,7 @@ from wrappers.codecs.numpy import to_wire
 from wrappers.contract import Spec, TensorSpec, max_elements
 from wrappers.core.batching import MicroBatcher
 from wrappers.core.budget import Budget
+from wrappers.core.combine import read_children
 from wrappers.core.manifest import MANIFEST_FILE, Manifest, artifacts_under, python_version
 from wrappers.core.signing import verified_source
 from wrappers.errors import (
@@ -31,6 +32,7 @@ from wrappers.errors import (
     ModelFailure,
     ModelLoadError,
     ModelNotReady,
+    NotServed,
 )
 from wrappers.settings import Settings, serve_with
 
@@ -141,6 +143,10 @@ class ServedModel(ABC):
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
         """Runs the model on checked inputs; returns every served output by name."""
 
+    def _learn(self, child: int, reward: float) -> None:
+        """Learns from a reward for the request that went to ``child`` (routers that learn)."""
+        raise InvalidInput(f"{self.manifest.name} does not learn from feedback")
+
     def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
         """The outputs the golden pairs were recorded for (the manifest's outputs)."""
         return self._predict(inputs)
@@ -211,6 +217,7 @@ class ServedModel(ABC):
         matrix, outputs = self.manifest.matrix, self.outputs
         if (
             matrix is not None
+            and self.manifest.kind != "router"  # one route per request, not per row
             and len(outputs) == 1
             and self.settings.microbatch_rows > 1
             and self.budget.threads > 1
@@ -238,11 +245,50 @@ class ServedModel(ABC):
 
     def infer(self, request: Request) -> Outputs:
         """Decodes and checks the request's inputs, then runs the model on them."""
-        if not self.ready:
-            raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
+        if self.manifest.kind == "combiner":
+            raise NotServed(
+                f"{self.manifest.name} is a combiner: it answers its children's outputs "
+                "together (Seldon's /aggregate), not one request"
+            )
+        self._require_ready()
         checked = codecs.read_inputs(
             self.manifest.inputs, request.values, request.names, self.settings.max_batch_rows
         )
+        return self._run_checked(checked)
+
+    def combine(self, children: list[Request]) -> Outputs:
+        """A combiner's answer: each child's output checked against the contract and the
+        others (``core.combine``), then the model on them side by side."""
+        self._require_ready()
+        checked = read_children(
+            self.manifest.inputs,
+            [child.values for child in children],
+            [child.names for child in children],
+            self.settings.max_batch_rows,
+            self.manifest.options.get("children"),
+        )
+        return self._run_checked(checked)
+
+    def learn(self, child: int | None, reward: float) -> None:
+        """Feedback's reward for the child a request was routed to (None: not routed here).
+
+        A router needs to know the child; other kinds take feedback without learning.
+        """
+        if self.manifest.kind != "router":
+            return
+        if child is None:
+            raise InvalidInput(
+                f"feedback for the router {self.manifest.name} must say which child answered: "
+                "response.meta.routing holds no route under this router's name"
+            )
+        self._require_ready()
+        self._learn(int(child), float(reward))
+
+    def _require_ready(self) -> None:
+        if not self.ready:
+            raise ModelNotReady(f"{self.manifest.name} is not ready: {self.problem}")
+
+    def _run_checked(self, checked: dict[str, Any]) -> Outputs:
         started = time.perf_counter()
         try:
             outputs = self._run(checked)
@@ -350,12 +396,21 @@ class ServedModel(ABC):
             raise ModelLoadError(difference.message)
         logger.warning(difference.message)
 
+    def _golden_inputs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A golden input as the model takes it; a combiner's holds a list, one per child."""
+        m = self.manifest
+        if m.kind != "combiner":
+            return codecs.read_inputs(m.inputs, values)
+        children = len(next(iter(values.values())))
+        per_child = [{name: value[i] for name, value in values.items()} for i in range(children)]
+        return read_children(m.inputs, per_child, expected=m.options.get("children"))
+
     def _golden_mismatch(self) -> str | None:
         """Replays each golden pair through the request path's decoding and checks."""
         m, tol = self.manifest, self.manifest.tolerance
         for i, pair in enumerate(m.golden):
             try:
-                checked = codecs.read_inputs(m.inputs, pair.input)
+                checked = self._golden_inputs(pair.input)
             except InvalidInput as exc:
                 return f"golden pair {i}: its input does not fit the contract: {exc}"
             try:

@@ -12,14 +12,14 @@ from typing import Any
 
 from flask import Blueprint
 
-from wrappers.protocols.seldon.hooks import SeldonHooks
+from wrappers.protocols.seldon.graph import GraphHooks
 from wrappers.server import drain
 from wrappers.server.patches import apply_under_seldon
 from wrappers.server.rest import error_blueprint
 from wrappers.server.v2_rest import v2_blueprint
 
 
-class SeldonComponent(SeldonHooks):
+class SeldonComponent(GraphHooks):
     """A served model as Seldon Core 1.x runs it, with this server's REST additions."""
 
     def __init__(self, **parameters: Any) -> None:
@@ -32,7 +32,9 @@ class SeldonComponent(SeldonHooks):
     def model_error_handler(self) -> Blueprint:
         """Seldon registers this blueprint on its REST app: body limit, JSON and HTTP errors,
         and the V2 protocol's endpoints under /v2."""
-        blueprint = error_blueprint(self.manifest.name, self.settings.max_request_bytes)
+        blueprint = error_blueprint(
+            self.manifest.name, self.settings.max_request_bytes, self.manifest.kind
+        )
         blueprint.register_blueprint(v2_blueprint(self))
         return blueprint
 

@@ -12,7 +12,9 @@ replacements of Seldon's factories add:
   (``wrappers.server.metrics``);
 * the model's own metrics (latency, rows) for V2 inference requests, which Seldon does not
   serve and so does not record;
-* the payload log of a sample of predictions (``wrappers.server.payload_log``), when configured.
+* the payload log of a sample of predictions (``wrappers.server.payload_log``), when configured:
+  a graph node's own method (``/transform-input``, ``/route``, ...) counts as its prediction,
+  and feedback is logged as the executor logs it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from wrappers.server.payload_log import PayloadLog, Prediction, deployment_attributes
-from wrappers.server.rest import PREDICT_PATHS
+from wrappers.server.rest import FEEDBACK_PATHS, KIND_PATHS
 
 REQUESTS_METRIC = "modelrepo_requests"
 DROPPED_METRIC = "modelrepo_payload_log_dropped"
@@ -64,10 +66,20 @@ def observed_rest(get_rest_microservice: Callable[..., Flask]) -> Callable[..., 
         app = get_rest_microservice(user_model, seldon_metrics)
         payloads = payload_log_for(user_model, seldon_metrics)
 
+        kind = getattr(getattr(user_model, "manifest", None), "kind", "model")
+        served = KIND_PATHS[kind]
+
         @app.after_request
         def after(response: Response) -> Response:
             v2 = is_v2_inference(request.path)
-            if not v2 and request.path not in PREDICT_PATHS:
+            if request.path in FEEDBACK_PATHS:
+                accepted = response.status_code == 200
+                if accepted and payloads is not None and payloads.sampled():
+                    puid = request.headers.get("Seldon-Puid")
+                    body = request.get_data()
+                    payloads.offer(Prediction(body, b"", puid, request.host_url, feedback=True))
+                return response
+            if not v2 and request.path not in served:
                 return response
             count(seldon_metrics, REQUESTS_METRIC, transport="rest", code=str(response.status_code))
             if v2:
@@ -100,7 +112,28 @@ def observed_grpc(servicer: type) -> type:
             self.payloads = payload_log_for(user_model, seldon_metrics)
 
         def Predict(self, request: Any, context: Any) -> Any:
-            answer = counted(self.seldon_metrics, context, super().Predict, request)
+            return self._observed(super().Predict, request, context)
+
+        def TransformInput(self, request: Any, context: Any) -> Any:
+            return self._observed(super().TransformInput, request, context)
+
+        def TransformOutput(self, request: Any, context: Any) -> Any:
+            return self._observed(super().TransformOutput, request, context)
+
+        def Route(self, request: Any, context: Any) -> Any:
+            return self._observed(super().Route, request, context)
+
+        def Aggregate(self, request: Any, context: Any) -> Any:
+            return self._observed(super().Aggregate, request, context)
+
+        def SendFeedback(self, request: Any, context: Any) -> Any:
+            answer = super().SendFeedback(request, context)
+            if self.payloads is not None and self.payloads.sampled():
+                self.payloads.offer(Prediction(request, b"", None, GRPC_SOURCE, feedback=True))
+            return answer
+
+        def _observed(self, call: Any, request: Any, context: Any) -> Any:
+            answer = counted(self.seldon_metrics, context, call, request)
             if self.payloads is not None and self.payloads.sampled():
                 self.payloads.offer(Prediction(request, answer, None, GRPC_SOURCE))
             return answer

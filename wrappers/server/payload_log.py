@@ -1,10 +1,12 @@
-"""Opt-in payload logging: a sample of predictions, sent as CloudEvents off the request path.
+"""Opt-in payload logging: a sample of predictions and feedback, sent as CloudEvents off the
+request path.
 
 Seldon Core 1.x's executor logs payloads for a graph node with a ``logger``; a model served
 without the executor, or one that wants a sample only, logs here in the same shape (the
 executor's ``logger/worker.go`` at v1.18.2): each request and its answer are CloudEvents of
 type ``io.seldon.serving.inference.request`` / ``.response`` with their own ``Ce-Id`` and a
-shared ``Ce-Requestid`` (the request's puid), the body as sent or answered as the data. To an
+shared ``Ce-Requestid`` (the request's puid), the body as sent or answered as the data; feedback
+is one event of type ``io.seldon.serving.feedback`` with the feedback as its data. To an
 http(s) URL they are POSTed in binary mode (attributes as ``Ce-`` headers); to a file each is
 one JSON line in structured mode (attributes as fields, the JSON body as ``data``).
 
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 REQUEST_TYPE = "io.seldon.serving.inference.request"
 RESPONSE_TYPE = "io.seldon.serving.inference.response"
+FEEDBACK_TYPE = "io.seldon.serving.feedback"
 #: how long one POST may take before the event is given up (and the next one sent)
 SEND_TIMEOUT_SECONDS = 5.0
 #: a body is bytes as sent or answered, or a gRPC message the thread encodes
@@ -49,6 +52,8 @@ class Prediction(NamedTuple):
     source: str
     #: ``seldon`` or ``v2``: the executor's ``Ce-Protocol``
     protocol: str = "seldon"
+    #: Seldon feedback (the request is the ``Feedback``): one ``io.seldon.serving.feedback`` event
+    feedback: bool = False
 
 
 class PayloadLog:
@@ -158,10 +163,10 @@ def events(
         "protocol": prediction.protocol,
         **attributes,
     }
-    return [
-        ({**common, "id": str(uuid.uuid4()), "type": kind}, body)
-        for kind, body in ((REQUEST_TYPE, request), (RESPONSE_TYPE, response))
-    ]
+    bodies = [(REQUEST_TYPE, request), (RESPONSE_TYPE, response)]
+    if prediction.feedback:
+        bodies = [(FEEDBACK_TYPE, request)]
+    return [({**common, "id": str(uuid.uuid4()), "type": kind}, body) for kind, body in bodies]
 
 
 def encoded(body: Body) -> bytes:
@@ -178,6 +183,8 @@ def _puid_of(body: bytes) -> str | None:
         return None
     if not isinstance(message, dict):
         return None
+    if isinstance(message.get("response"), dict):  # feedback: the answer it is about
+        message = message["response"]
     meta = message.get("meta")
     puid = meta.get("puid") if isinstance(meta, dict) else message.get("id")
     return puid if isinstance(puid, str) and puid else None

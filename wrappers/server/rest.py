@@ -2,7 +2,8 @@
 
 Seldon 1.18 reads and converts the request before the model's code runs, and answers anything
 unexpected with HTTP 500. The blueprint runs before Seldon's views: it refuses bodies over the
-size limit (413), bodies that are not JSON and endpoints a model does not serve, with the
+size limit (413), bodies that are not JSON and the endpoints of other kinds of graph node
+(a model's ``/route``, a router's predictions: 404), with the
 reason in Seldon's error shape; and it gives Flask's own HTTP errors (404, 405, 413) that shape
 instead of Seldon's catch-all 500.
 """
@@ -21,16 +22,31 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body, excerpt
 from wrappers.protocols.seldon.envelope import EXAMPLE, require_object
+from wrappers.protocols.seldon.hooks import SERVED_ENDPOINTS
 
 PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
 FEEDBACK_PATHS = frozenset({"/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"})
-MESSAGE_PATHS = PREDICT_PATHS | FEEDBACK_PATHS
-#: Seldon's endpoints for routers, combiners and transformers; a model answers none of them
-NOT_SERVED_PATHS = frozenset({"/route", "/aggregate", "/transform-input", "/transform-output"})
+#: the paths each kind of graph node answers besides feedback (Seldon's executor calls a
+#: MODEL's predict, a TRANSFORMER's transform-input, and so on)
+KIND_PATHS = {
+    "model": PREDICT_PATHS,
+    "transformer": frozenset({"/transform-input"}),
+    "output_transformer": frozenset({"/transform-output"}),
+    "router": frozenset({"/route"}),
+    "combiner": frozenset({"/aggregate"}),
+}
+#: every path that carries a message to one kind of node
+NODE_PATHS = frozenset().union(*KIND_PATHS.values())
 
 
-def error_blueprint(model_name: str, max_request_bytes: int) -> Blueprint:
+def served_paths(kind: str) -> frozenset[str]:
+    """The message paths a node of this kind answers: its method's and feedback's."""
+    return KIND_PATHS[kind] | FEEDBACK_PATHS
+
+
+def error_blueprint(model_name: str, max_request_bytes: int, kind: str = "model") -> Blueprint:
     blueprint = Blueprint("modelrepo_errors", __name__)
+    served = served_paths(kind)
 
     def too_large(length: int | None) -> PayloadTooLarge:
         size = f"of {length} bytes " if length is not None else ""
@@ -52,12 +68,12 @@ def error_blueprint(model_name: str, max_request_bytes: int) -> Blueprint:
             buffer_chunked_body(max_request_bytes, too_large)
         if request.routing_exception is not None:
             return  # Flask answers an unknown URL or method (404, 405) itself
-        if request.path in NOT_SERVED_PATHS:
+        if request.path in NODE_PATHS - served:
             raise NotServed(
-                f"{model_name} is a model: it answers /api/v1.0/predictions (and /predict); "
-                f"{request.path} is for routers, combiners and transformers"
+                f"{model_name} is a {kind}: it answers {SERVED_ENDPOINTS[kind]}; "
+                f"{request.path} is for another kind of graph node"
             )
-        if request.path in MESSAGE_PATHS:
+        if request.path in served:
             require_object(read_message(), "the request")
 
     @blueprint.app_errorhandler(HTTPException)

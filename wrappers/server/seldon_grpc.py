@@ -22,4 +22,16 @@ def with_status_codes(servicer: type) -> type:
         def SendFeedback(self, request: Any, context: Any) -> Any:
             return answer_grpc(context, super().SendFeedback, request, context)
 
+        def TransformInput(self, request: Any, context: Any) -> Any:
+            return answer_grpc(context, super().TransformInput, request, context)
+
+        def TransformOutput(self, request: Any, context: Any) -> Any:
+            return answer_grpc(context, super().TransformOutput, request, context)
+
+        def Route(self, request: Any, context: Any) -> Any:
+            return answer_grpc(context, super().Route, request, context)
+
+        def Aggregate(self, request: Any, context: Any) -> Any:
+            return answer_grpc(context, super().Aggregate, request, context)
+
     return StatusCodes

@@ -14,7 +14,7 @@ from modelrepo.modeldir.samples import Sample
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops
 from wrappers.errors import ManifestError, ScaffoldError, UnsafeArtifact
-from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
+from wrappers.frameworks.sklearn.describe import METHODS, dense, describe_outputs, input_spec
 from wrappers.settings import Settings
 
 
@@ -47,8 +47,10 @@ def _check_estimator(estimator: Any, request: NewModel) -> None:
     from sklearn.utils.validation import check_is_fitted
 
     kind = type(estimator).__name__
-    if not hasattr(estimator, "predict"):
-        raise ScaffoldError(f"{request.artifact} holds a {kind}, not an estimator with predict()")
+    if not hasattr(estimator, "predict") and not hasattr(estimator, "transform"):
+        raise ScaffoldError(
+            f"{request.artifact} holds a {kind}, not an estimator with predict() or transform()"
+        )
     try:
         check_is_fitted(estimator)
     except NotFittedError as exc:
@@ -75,7 +77,7 @@ def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Pre
     """The user's estimator as the golden reference; the skops copy must answer the same."""
 
     def answers(model: Any, X: Any) -> dict[str, np.ndarray]:
-        return {o.name: np.asarray(getattr(model, o.name)(X)).reshape(len(X), -1) for o in outputs}
+        return {o.name: dense(getattr(model, o.name)(X)).reshape(len(X), -1) for o in outputs}
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:
         (X,) = checked.values()

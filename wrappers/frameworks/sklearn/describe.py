@@ -15,7 +15,7 @@ from wrappers.core.manifest import MANIFEST_FILE
 from wrappers.errors import ManifestError
 
 #: the estimator methods served as outputs, each output named by its method
-METHODS = ("predict_proba", "predict", "decision_function")
+METHODS = ("predict_proba", "predict", "decision_function", "transform")
 #: what a model directory held before skops: served only with ``allow_pickle``
 PICKLE_FILE = "model.joblib"
 
@@ -46,14 +46,39 @@ def describe_outputs(
     if not classes:
         label = "float64"
     methods = list(methods or default_methods(estimator))
-    outputs = [output_spec(m, [str(c) for c in classes], label) for m in methods]
+    outputs = [
+        transform_spec(estimator)
+        if m == "transform"
+        else output_spec(m, [str(c) for c in classes], label)
+        for m in methods
+    ]
     options: dict[str, Any] = {"classes": [str(c) for c in classes]} if classes else {}
     return outputs, options
 
 
 def default_methods(estimator: Any) -> list[str]:
-    """A classifier answers its probabilities, anything else its predictions."""
-    return ["predict_proba"] if hasattr(estimator, "predict_proba") else ["predict"]
+    """A classifier answers its probabilities, a transformer (or a Pipeline without a final
+    estimator) its transform, anything else its predictions."""
+    if hasattr(estimator, "predict_proba"):
+        return ["predict_proba"]
+    return ["predict"] if hasattr(estimator, "predict") else ["transform"]
+
+
+def transform_spec(estimator: Any) -> TensorSpec:
+    """A transformer's output: its ``get_feature_names_out()`` as the columns."""
+    try:
+        names = [str(n) for n in estimator.get_feature_names_out()]
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise ManifestError(
+            f"{type(estimator).__name__} does not name its output columns "
+            "(get_feature_names_out); fit it on named columns or serve another method"
+        ) from exc
+    return TensorSpec(name="transform", dtype="float64", shape=[-1, len(names)], names=names)
+
+
+def dense(value: Any) -> np.ndarray:
+    """A method's answer as a dense array (a transformer may answer a sparse matrix)."""
+    return np.asarray(value.toarray() if hasattr(value, "toarray") else value)
 
 
 def output_spec(method: str, classes: list[str], label: str) -> TensorSpec:

@@ -15,6 +15,7 @@ from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.frameworks.sklearn.describe import (
     METHODS,
+    dense,
     describe,
     output_spec,
     unverified_artifact,
@@ -103,7 +104,7 @@ class SklearnRuntime(ServedModel):
     def _call(self, method: str, X: Any) -> np.ndarray:
         fast = self.fast_path
         model = fast if fast is not None and method in fast.methods else self.estimator
-        return np.asarray(getattr(model, method)(X)).reshape(len(X), -1)
+        return dense(getattr(model, method)(X)).reshape(len(X), -1)
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
         (X,) = inputs.values()

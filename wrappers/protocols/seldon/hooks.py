@@ -15,7 +15,7 @@ from google.protobuf.json_format import MessageToDict
 from wrappers.codecs.numpy import to_wire
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.model import Request, ServedModel
-from wrappers.errors import ModelNotReady
+from wrappers.errors import ModelNotReady, NotServed
 from wrappers.protocols.seldon.envelope import (
     Envelope,
     check_feedback,
@@ -27,6 +27,14 @@ from wrappers.protocols.seldon.message import answer_data, read_request
 if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
 
+#: the endpoint Seldon's executor calls for each kind of graph node
+SERVED_ENDPOINTS = {
+    "model": "/api/v1.0/predictions",
+    "transformer": "/transform-input",
+    "output_transformer": "/transform-output",
+    "router": "/route",
+    "combiner": "/aggregate",
+}
 #: the histogram of model call durations (a Seldon TIMER: milliseconds in, seconds exposed)
 LATENCY_METRIC = "modelrepo_model_latency_seconds"
 
@@ -44,6 +52,7 @@ class SeldonHooks(ServedModel):
         from seldon_core.proto.prediction_pb2 import SeldonMessage
         from seldon_core.user_model import SeldonNotImplementedError
 
+        self.require_kind("model", "/api/v1.0/predictions")
         generic = not self.settings.fast_json and self.manifest.matrix is not None
         if isinstance(request, SeldonMessage):
             envelope = check_proto(request, self.max_elements)
@@ -83,12 +92,25 @@ class SeldonHooks(ServedModel):
             return outputs[self.outputs[0].name]
         return outputs
 
+    def require_kind(self, kind: str, endpoint: str) -> None:
+        """Refuses (404) a method of another kind of graph node than the manifest's."""
+        served = self.manifest.kind
+        if served != kind:
+            raise NotServed(
+                f"{self.manifest.name} is a {served}: Seldon calls it on "
+                f"{SERVED_ENDPOINTS[served]}, not on {endpoint}"
+            )
+
     def _answer(self, meta: dict[str, Any], envelope: Envelope) -> dict:
         """The whole Seldon answer: outputs, names, tags, this request's metrics."""
+        request = read_request(envelope, self.manifest.inputs)
+        return self._reply(meta, self.infer(request), request.kind)
+
+    def _reply(self, meta: dict[str, Any], outputs: dict[str, Any], kind: str) -> dict:
+        """The outputs in Seldon's answer, with the request's tags, puid and path and this
+        call's metrics in its ``meta``."""
         from seldon_core.utils import get_request_path
 
-        request = read_request(envelope, self.manifest.inputs)
-        outputs = self.infer(request)
         for value in outputs.values():
             self.count_nonfinite(value)  # answer_data sends them as null
         answer_meta: dict[str, Any] = {"tags": {**meta.get("tags", {}), **self.tags()}}
@@ -99,7 +121,7 @@ class SeldonHooks(ServedModel):
         ):
             if value:
                 answer_meta[key] = value
-        return {**answer_data(outputs, self.outputs, request.kind), "meta": answer_meta}
+        return {**answer_data(outputs, self.outputs, kind), "meta": answer_meta}
 
     def _encode(self, output: Any) -> np.ndarray:
         """An output as it goes on the wire (``codecs.numpy.to_wire``), non-finite ones counted."""

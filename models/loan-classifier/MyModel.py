@@ -1,0 +1,12 @@
+"""LogisticRegression on loan-preprocess's matrix: approved or rejected.
+
+Serve it from this directory: `seldon-core-microservice MyModel --service-type MODEL`.
+"""
+
+from pathlib import Path
+
+from wrappers import SklearnModel
+
+
+class MyModel(SklearnModel):
+    default_model_dir = Path(__file__).resolve().parent

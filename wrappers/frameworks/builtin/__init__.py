@@ -1,0 +1,1 @@
+"""The built-in combiners and routers: a small JSON artifact, computed with numpy."""
