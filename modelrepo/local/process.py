@@ -43,6 +43,8 @@ class Microservice(Runner):
 
     model_dir: Path
     user_class: str = "MyModel"
+    #: Seldon's service type: MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, ROUTER or COMBINER
+    service_type: str = "MODEL"
     host: str = "127.0.0.1"
     workers: int = 1
     threads: int = 1
@@ -71,7 +73,7 @@ class Microservice(Runner):
         return [
             *(launcher if self.launcher else [seldon_command()]),
             self.user_class,
-            "--service-type", "MODEL",
+            "--service-type", self.service_type,
             "--http-port", str(self.http_port),
             "--grpc-port", str(self.grpc_port),
             "--metrics-port", str(self.metrics_port),
