@@ -42,8 +42,14 @@ INPUT_PATH = {"MODEL": "/predict", "TRANSFORMER": "/transform-input"}
 #: the types Seldon's executor sends feedback to
 FEEDBACK_TYPES = ("MODEL", "ROUTER")
 #: request headers not passed on to the nodes: the connection's own, and the body's type
-NOT_FORWARDED = {"host", "content-length", "content-type", "connection", "keep-alive",
-                 "transfer-encoding"}  # fmt: skip
+NOT_FORWARDED = {
+    "host",
+    "content-length",
+    "content-type",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+}
 
 Message = Any  # a SeldonMessage, a SeldonMessageList or a Feedback, as JSON
 
@@ -125,8 +131,9 @@ def child(node: Endpoint, route: int) -> Endpoint:
     return node.children[route]
 
 
-def post(node: Endpoint, path: str, body: Message, headers: Mapping[str, str],
-         timeout: float) -> Message:  # fmt: skip
+def post(
+    node: Endpoint, path: str, body: Message, headers: Mapping[str, str], timeout: float
+) -> Message:
     """One call to a node; a refusal keeps the node's status and body."""
     url = node.url.rstrip("/") + path
     try:
@@ -228,8 +235,9 @@ class Walk:
             self.feedback(child(node, route), message)
 
 
-def each(call: Callable[[Endpoint, Message], Message], nodes: Sequence[Endpoint],
-         message: Message) -> list[Message]:  # fmt: skip
+def each(
+    call: Callable[[Endpoint, Message], Message], nodes: Sequence[Endpoint], message: Message
+) -> list[Message]:
     """``call`` on every node at once, as the executor's goroutines; the first failure in
     the children's order is raised once all have answered."""
     if len(nodes) == 1:

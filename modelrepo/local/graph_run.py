@@ -42,8 +42,9 @@ HEALTH_PATHS = ("/api/v1.0/health/status", "/health/status")
 MICROSERVICE_TYPE = {"OUTPUT_TRANSFORMER": "TRANSFORMER"}
 
 
-def node_service(graph: Graph, node: Node, host: str, log_dir: Path | None) -> Microservice:
+def node_service(run: GraphRun, node: Node) -> Microservice:
     """The microservice of one node, with the environment Seldon's operator sets for it."""
+    graph = run.graph
     manifest = graph.manifest(node)
     service_type = graph.service_type(node)
     env = {
@@ -56,9 +57,12 @@ def node_service(graph: Graph, node: Node, host: str, log_dir: Path | None) -> M
     return Microservice(
         graph.model_dir(node),
         service_type=MICROSERVICE_TYPE.get(service_type, service_type),
-        host=host,
+        host=run.host,
+        workers=run.workers,
+        threads=run.threads,
+        extra_args=list(run.extra_args),
         env=env,
-        log_path=log_dir / f"{node.name}.log" if log_dir else None,
+        log_path=Path(run.log_dir) / f"{node.name}.log" if run.log_dir else None,
     )
 
 
@@ -76,6 +80,10 @@ class GraphRun(Runner):
     host: str = "127.0.0.1"
     http_port: int = field(default_factory=free_port)
     log_dir: Path | None = None
+    #: per node
+    workers: int = 1
+    threads: int = 1
+    extra_args: list[str] = field(default_factory=list)
     #: ``meta.routing`` in every answer, as with the executor's SELDON_ENABLE_ROUTING_INJECTION
     inject_routing: bool = True
     timeout: float = 60.0
@@ -87,13 +95,17 @@ class GraphRun(Runner):
     def url(self) -> str:
         return f"http://{address(self.host, self.http_port)}"
 
+    def plan(self) -> dict[str, Microservice]:
+        """Each node's microservice, by node name, not yet started."""
+        if not self.services:
+            self.services = {n.name: node_service(self, n) for n in self.graph.nodes()}
+            self.root = endpoint(self.graph, self.graph.root, self.services)
+        return self.services
+
     def start(self) -> GraphRun:
         if self.log_dir:
             Path(self.log_dir).mkdir(parents=True, exist_ok=True)
-        for node in self.graph.nodes():
-            self.services[node.name] = node_service(self.graph, node, self.host, self.log_dir)
-        self.root = endpoint(self.graph, self.graph.root, self.services)
-        for service in self.services.values():
+        for service in self.plan().values():
             service.start()
         self.server = ThreadingHTTPServer((self.host, self.http_port), front(self))
         self.server.daemon_threads = True

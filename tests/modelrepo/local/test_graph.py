@@ -9,7 +9,13 @@ nodes' own tags and metrics merged as Seldon's wrapper merges them.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ from conftest import run_cli
 
 from modelrepo.local.graph import PUID_HEADER
 from modelrepo.local.graph_run import GraphRun
+from modelrepo.local.process import free_port
 from modelrepo.modeldir.graph import Graph
 from wrappers import Manifest
 
@@ -46,6 +53,7 @@ def tree(name: str, *children: dict[str, Any]) -> dict[str, Any]:
 GRAPHS = {
     "chain": tree("offset", tree("scale", tree("linear"))),
     "routed": tree("router", tree("mean", tree("model-a"), tree("model-b")), tree("model-c")),
+    "single": tree("linear"),
 }
 
 
@@ -253,13 +261,15 @@ def test_a_nodes_refusal_is_answered_with_its_status_and_body(chain):
         (0.0, 0.75, {"router": 0, "model-a": -1, "model-b": -1}),
     ],
 )
-def test_feedback_goes_down_the_routes_recorded_in_the_answer(routed, repository, first,
-                                                              reward, told):  # fmt: skip
+def test_feedback_goes_down_the_routes_recorded_in_the_answer(
+    routed, repository, first, reward, told
+):
     rows = [[first, 2.0, 3.0]]
     answer = predict(routed, {"data": {"ndarray": rows}}).json()
 
-    reply = feedback(routed, {"request": {"data": {"ndarray": rows}}, "response": answer,
-                              "reward": reward})  # fmt: skip
+    reply = feedback(
+        routed, {"request": {"data": {"ndarray": rows}}, "response": answer, "reward": reward}
+    )
 
     assert reply.status_code == 200, reply.text
     assert feedback_seen(repository, reward) == told  # a model is told its own -1
@@ -275,3 +285,54 @@ def test_feedback_to_a_root_that_takes_none_answers_the_feedback_itself(chain, r
     assert reply.status_code == 200, reply.text
     assert reply.json() == body
     assert feedback_seen(repository, 0.5) == {"linear": -1}
+
+
+def test_serve_a_graph_dry_run_shows_each_nodes_command(repository):
+    result = run_cli("serve", repository / "graphs" / "chain", "--dry-run")
+
+    assert result.exit_code == 0, result.output + result.stderr
+    commands = {
+        name: (cd, line) for name, cd, line in re.findall(r"# (\S+)\n(.*)\n(.*)", result.output)
+    }
+    assert sorted(commands) == ["linear", "offset", "scale"]
+    assert commands["linear"][0] == f"cd {repository / 'models' / 'linear'}"
+    assert "--service-type MODEL" in commands["linear"][1]
+    assert "--service-type TRANSFORMER" in commands["scale"][1]
+    # Seldon's microservice takes no OUTPUT_TRANSFORMER; every type answers every route
+    assert "--service-type TRANSFORMER" in commands["offset"][1]
+
+
+def test_serve_a_graph_answers_on_its_port_until_stopped(repository):
+    port = free_port()
+    command = [sys.executable, "-m", "modelrepo.cli", "serve", "--http-port", str(port)]
+    serving = subprocess.Popen(
+        [*command, str(repository / "graphs" / "single")],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SELDON_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, serving)
+        rows = [[1.0, 2.0]]
+        answer = requests.post(url + "/api/v1.0/predictions", json={"data": {"ndarray": rows}})
+        np.testing.assert_allclose(values(answer.json()), node("linear").predict(rows))
+    finally:
+        serving.send_signal(signal.SIGTERM)
+        _, errors = serving.communicate(timeout=60)
+    (node_url,) = re.findall(r"linear \(MODEL\): (http://\S+)", errors)
+    with pytest.raises(requests.ConnectionError):  # the node is stopped with the graph
+        requests.get(node_url + "/health/ping", timeout=5)
+
+
+def wait_healthy(url: str, serving: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert serving.poll() is None, serving.communicate()[1]
+        try:
+            if requests.get(url + "/api/v1.0/health/status", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
