@@ -75,10 +75,10 @@ class GraphCallError(Exception):
         self.content_type = content_type
 
 
-def failure(info: str) -> GraphCallError:
+def failure(info: str, status: int = 500) -> GraphCallError:
     """The executor's own error: a SeldonMessage with a FAILURE status."""
-    body = {"status": {"code": 500, "info": info, "status": "FAILURE"}}
-    return GraphCallError(500, json.dumps(body).encode())
+    body = {"status": {"code": status, "info": info, "status": "FAILURE"}}
+    return GraphCallError(status, json.dumps(body).encode())
 
 
 def forwarded(headers: Mapping[str, str]) -> dict[str, str]:

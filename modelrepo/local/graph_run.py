@@ -24,6 +24,7 @@ from modelrepo.local.graph import (
     GraphCallError,
     Message,
     Walk,
+    failure,
     forwarded,
 )
 from modelrepo.local.process import Microservice, free_port
@@ -145,6 +146,7 @@ def front(run: GraphRun) -> type[BaseHTTPRequestHandler]:
 
     class Front(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
 
         def do_POST(self) -> None:
             headers = forwarded(dict(self.headers.items()))
@@ -172,7 +174,7 @@ def front(run: GraphRun) -> type[BaseHTTPRequestHandler]:
             try:
                 return json.loads(self.rfile.read(length) or b"null")
             except ValueError as exc:
-                raise GraphCallError(400, json.dumps({"error": str(exc)}).encode()) from exc
+                raise failure(f"the request is not JSON: {exc}", 400) from exc
 
         def _send(self, status: int, body: bytes, headers: dict[str, str], kind: str) -> None:
             self.send_response(status)

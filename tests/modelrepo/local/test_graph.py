@@ -254,6 +254,21 @@ def test_a_nodes_refusal_is_answered_with_its_status_and_body(chain):
     assert answer.json() == direct.json()
 
 
+def test_a_body_that_is_not_json_is_refused(chain):
+    answer = requests.post(chain.url + "/api/v1.0/predictions", data=b"{not json", timeout=60)
+
+    assert answer.status_code == 400
+    assert answer.json()["status"]["status"] == "FAILURE"
+
+
+def test_the_graph_is_healthy_once_every_node_is(chain):
+    health = requests.get(chain.url + "/api/v1.0/health/status", timeout=60)
+    elsewhere = requests.post(chain.url + "/api/v1.0/elsewhere", json={}, timeout=60)
+
+    assert (health.status_code, health.json()) == (200, {"ready": True})
+    assert elsewhere.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("first", "reward", "told"),
     [
