@@ -51,7 +51,7 @@ def tree(name: str, *children: dict[str, Any]) -> dict[str, Any]:
 
 
 GRAPHS = {
-    "chain": tree("offset", tree("scale", tree("linear"))),
+    "chain": tree("offset", tree("scale", tree("linear", tree("model-c")))),
     "routed": tree("router", tree("mean", tree("model-a"), tree("model-b")), tree("model-c")),
     "single": tree("linear"),
 }
@@ -161,19 +161,20 @@ ROWS = [[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]]
 
 
 def test_a_chain_transforms_predicts_and_transforms_the_output(chain):
-    offset, scale, linear = node("offset"), node("scale"), node("linear")
+    """offset(scale(linear(model-c))): a model with a child gives the child its prediction."""
+    offset, scale, linear, c = node("offset"), node("scale"), node("linear"), node("model-c")
     body = {"data": {"ndarray": ROWS}, "meta": {"tags": {"client": "x"}}}
 
     answer = predict(chain, body)
 
     assert answer.status_code == 200, answer.text
-    expected = offset.transform_output(linear.predict(scale.transform_input(ROWS)))
+    expected = offset.transform_output(c.predict(linear.predict(scale.transform_input(ROWS))))
     np.testing.assert_allclose(values(answer.json()), expected)
     meta = answer.json()["meta"]
-    assert meta["tags"] == merged_tags(scale, linear, offset, start={"client": "x"})
-    assert user_metrics(meta) == scale.metrics() + linear.metrics() + offset.metrics()
-    assert methods(meta) == ["inputtransform", "predict", "outputtransform"]
-    assert meta["routing"] == {"offset": -1, "scale": -1, "linear": -1}
+    assert meta["tags"] == merged_tags(scale, linear, c, offset, start={"client": "x"})
+    assert user_metrics(meta) == scale.metrics() + linear.metrics() + c.metrics() + offset.metrics()
+    assert methods(meta) == ["inputtransform", "predict", "predict", "outputtransform"]
+    assert meta["routing"] == {"offset": -1, "scale": -1, "linear": -1, "model-c": -1}
 
 
 def test_the_puid_is_kept_and_generated_when_absent(chain):
@@ -299,7 +300,7 @@ def test_feedback_to_a_root_that_takes_none_answers_the_feedback_itself(chain, r
 
     assert reply.status_code == 200, reply.text
     assert reply.json() == body
-    assert feedback_seen(repository, 0.5) == {"linear": -1}
+    assert feedback_seen(repository, 0.5) == {"linear": -1, "model-c": -1}
 
 
 def test_serve_a_graph_dry_run_shows_each_nodes_command(repository):
@@ -309,7 +310,7 @@ def test_serve_a_graph_dry_run_shows_each_nodes_command(repository):
     commands = {
         name: (cd, line) for name, cd, line in re.findall(r"# (\S+)\n(.*)\n(.*)", result.output)
     }
-    assert sorted(commands) == ["linear", "offset", "scale"]
+    assert sorted(commands) == ["linear", "model-c", "offset", "scale"]
     assert commands["linear"][0] == f"cd {repository / 'models' / 'linear'}"
     assert "--service-type MODEL" in commands["linear"][1]
     assert "--service-type TRANSFORMER" in commands["scale"][1]
