@@ -93,6 +93,13 @@ def forwarded(headers: Mapping[str, str]) -> dict[str, str]:
 def route_of(answer: Message) -> int:
     """The route a router answered: the first value of its SeldonMessage's ``ndarray``,
     ``tensor`` or ``tftensor`` (-1 for other payloads), or of a bare JSON list."""
+    try:
+        return _first_route(answer)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise failure(f"the router's answer holds no route: {answer}") from exc
+
+
+def _first_route(answer: Message) -> int:
     if isinstance(answer, list):
         values = answer
     else:
@@ -105,8 +112,6 @@ def route_of(answer: Message) -> int:
             values = data["tftensor"].get("intVal", [])
         else:
             return ROUTE_ALL
-    if not values:
-        raise failure(f"the router answered no route: {answer}")
     first = values[0][0] if isinstance(values[0], list) else values[0]
     return int(first)
 

@@ -141,6 +141,13 @@ class GraphRun(Runner):
         return Walk(headers, inject_routing=self.inject_routing, timeout=self.timeout)
 
 
+def parsed(body: bytes) -> Message:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as exc:
+        raise failure(f"the request is not JSON: {exc}", 400) from exc
+
+
 def front(run: GraphRun) -> type[BaseHTTPRequestHandler]:
     """The request handler of the graph's REST port."""
 
@@ -150,15 +157,20 @@ def front(run: GraphRun) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             headers = forwarded(dict(self.headers.items()))
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # read, kept alive
             path = self.path.split("?")[0]
             if path not in PREDICT_PATHS + FEEDBACK_PATHS:
                 return self._send(HTTPStatus.NOT_FOUND, b"", headers, "text/plain")
             walk = run.walk(headers)
             call = walk.predict if path in PREDICT_PATHS else walk.feedback
             try:
-                answer = call(run.root, self._body())  # type: ignore[arg-type]
+                answer = call(run.root, parsed(raw))  # type: ignore[arg-type]
             except GraphCallError as exc:
                 return self._send(exc.status, exc.body, headers, exc.content_type)
+            except Exception as exc:  # answered, as the executor answers what it did not expect
+                logger.exception("the graph %s failed", run.graph.name)
+                error = failure(f"{type(exc).__name__}: {exc}")
+                return self._send(error.status, error.body, headers, error.content_type)
             return self._send(HTTPStatus.OK, json.dumps(answer).encode(), headers, JSON)
 
         def do_GET(self) -> None:
@@ -168,13 +180,6 @@ def front(run: GraphRun) -> type[BaseHTTPRequestHandler]:
             ok = run.ready()
             status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
             return self._send(status, json.dumps({"ready": ok}).encode(), headers, JSON)
-
-        def _body(self) -> Message:
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                return json.loads(self.rfile.read(length) or b"null")
-            except ValueError as exc:
-                raise failure(f"the request is not JSON: {exc}", 400) from exc
 
         def _send(self, status: int, body: bytes, headers: dict[str, str], kind: str) -> None:
             self.send_response(status)

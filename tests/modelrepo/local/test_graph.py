@@ -263,11 +263,16 @@ def test_a_body_that_is_not_json_is_refused(chain):
 
 
 def test_the_graph_is_healthy_once_every_node_is(chain):
-    health = requests.get(chain.url + "/api/v1.0/health/status", timeout=60)
-    elsewhere = requests.post(chain.url + "/api/v1.0/elsewhere", json={}, timeout=60)
+    with requests.Session() as connection:  # one kept-alive connection for the three
+        health = connection.get(chain.url + "/api/v1.0/health/status", timeout=60)
+        elsewhere = connection.post(chain.url + "/api/v1.0/elsewhere", json=ROWS, timeout=60)
+        after = connection.post(
+            chain.url + "/api/v1.0/predictions", json={"data": {"ndarray": ROWS}}
+        )
 
     assert (health.status_code, health.json()) == (200, {"ready": True})
     assert elsewhere.status_code == 404
+    assert after.status_code == 200, after.text
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,12 @@ def test_a_route_is_the_first_value_the_router_answers(answer, route):
     assert route_of(answer) == route
 
 
-def test_a_router_that_answers_no_route_fails():
-    with pytest.raises(GraphCallError) as failed:
-        route_of({"data": {"ndarray": []}})
+@pytest.mark.parametrize(
+    "answer", [{"data": {"ndarray": []}}, {"data": {"ndarray": [["a"]]}}, "1", [], None]
+)
+def test_a_router_that_answers_no_route_fails(answer):
+    with pytest.raises(GraphCallError, match="holds no route") as failed:
+        route_of(answer)
     assert failed.value.status == 500
 
 
