@@ -1,9 +1,9 @@
 """A graph run locally: real microservices per node, walked as Seldon's executor walks them.
 
 Every node is a plain Seldon user class (``tests/graph_nodes.py``) in a model directory made by
-``modelrepo new`` and given its kind; each graph's nodes start once for the module. What the
-graph answers is held to the same classes composed in this process, and its meta to the
-nodes' own tags and metrics merged as Seldon's wrapper merges them.
+``modelrepo new`` and given its kind; each graph's nodes start once, for the class of its
+tests. What the graph answers is held to the same classes composed in this process, and its meta
+to the nodes' own tags and metrics merged as Seldon's wrapper merges them.
 """
 
 from __future__ import annotations
@@ -105,12 +105,12 @@ def running(repository: Path, name: str, tmp_path_factory):
         yield run
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def chain(repository, tmp_path_factory):
     yield from running(repository, "chain", tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def routed(repository, tmp_path_factory):
     yield from running(repository, "routed", tmp_path_factory)
 
@@ -160,152 +160,156 @@ def feedback_seen(repository: Path, reward: float) -> dict[str, Any]:
 ROWS = [[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]]
 
 
-def test_a_chain_transforms_predicts_and_transforms_the_output(chain):
-    """offset(scale(linear(model-c))): a model with a child gives the child its prediction."""
-    offset, scale, linear, c = node("offset"), node("scale"), node("linear"), node("model-c")
-    body = {"data": {"ndarray": ROWS}, "meta": {"tags": {"client": "x"}}}
+class TestChain:
+    """offset -> scale -> linear -> model-c: each type in turn, one route."""
 
-    answer = predict(chain, body)
+    def test_a_chain_transforms_predicts_and_transforms_the_output(self, chain):
+        """offset(scale(linear(model-c))): a model with a child gives the child its prediction."""
+        offset, scale, linear, c = node("offset"), node("scale"), node("linear"), node("model-c")
+        body = {"data": {"ndarray": ROWS}, "meta": {"tags": {"client": "x"}}}
 
-    assert answer.status_code == 200, answer.text
-    expected = offset.transform_output(c.predict(linear.predict(scale.transform_input(ROWS))))
-    np.testing.assert_allclose(values(answer.json()), expected)
-    meta = answer.json()["meta"]
-    assert meta["tags"] == merged_tags(scale, linear, c, offset, start={"client": "x"})
-    assert user_metrics(meta) == scale.metrics() + linear.metrics() + c.metrics() + offset.metrics()
-    assert methods(meta) == ["inputtransform", "predict", "predict", "outputtransform"]
-    assert meta["routing"] == {"offset": -1, "scale": -1, "linear": -1, "model-c": -1}
+        answer = predict(chain, body)
 
+        assert answer.status_code == 200, answer.text
+        expected = offset.transform_output(c.predict(linear.predict(scale.transform_input(ROWS))))
+        np.testing.assert_allclose(values(answer.json()), expected)
+        meta = answer.json()["meta"]
+        assert meta["tags"] == merged_tags(scale, linear, c, offset, start={"client": "x"})
+        assert (
+            user_metrics(meta)
+            == scale.metrics() + linear.metrics() + c.metrics() + offset.metrics()
+        )
+        assert methods(meta) == ["inputtransform", "predict", "predict", "outputtransform"]
+        assert meta["routing"] == {"offset": -1, "scale": -1, "linear": -1, "model-c": -1}
 
-def test_the_puid_is_kept_and_generated_when_absent(chain):
-    body = {"data": {"ndarray": ROWS}, "meta": {"puid": "request-7"}}
+    def test_the_puid_is_kept_and_generated_when_absent(self, chain):
+        body = {"data": {"ndarray": ROWS}, "meta": {"puid": "request-7"}}
 
-    kept = predict(chain, body, headers={PUID_HEADER: "header-7"})
-    generated = predict(chain, {"data": {"ndarray": ROWS}})
+        kept = predict(chain, body, headers={PUID_HEADER: "header-7"})
+        generated = predict(chain, {"data": {"ndarray": ROWS}})
 
-    assert kept.json()["meta"]["puid"] == "request-7"
-    assert kept.headers[PUID_HEADER] == "header-7"
-    assert uuid.UUID(generated.headers[PUID_HEADER])
-    assert "puid" not in generated.json()["meta"]  # the executor does not write it in the body
+        assert kept.json()["meta"]["puid"] == "request-7"
+        assert kept.headers[PUID_HEADER] == "header-7"
+        assert uuid.UUID(generated.headers[PUID_HEADER])
+        assert "puid" not in generated.json()["meta"]  # the executor does not write it in the body
 
-
-def test_a_combiner_receives_its_childrens_answers_as_one_list(routed):
-    router, mean, a, b = node("router"), node("mean"), node("model-a"), node("model-b")
-    rows = [[0.0, 2.0, 3.0], [4.0, -1.0, 1.0]]  # route 0: the combiner
-
-    answer = predict(routed, {"data": {"ndarray": rows}, "meta": {"tags": {"client": "x"}}})
-
-    assert answer.status_code == 200, answer.text
-    expected = mean.aggregate([a.predict(rows), b.predict(rows)])
-    np.testing.assert_allclose(values(answer.json()), expected)
-    meta = answer.json()["meta"]
-    assert meta["tags"] == merged_tags(a, b, mean, start={"client": "x"})
-    assert user_metrics(meta) == a.metrics() + b.metrics() + mean.metrics()
-    assert methods(meta) == ["predict", "predict", "aggregate"]
-    assert meta["routing"] == {"router": 0, "mean": -1, "model-a": -1, "model-b": -1}
-    assert router.label not in meta["tags"]  # a route's answer is read, not passed on
-
-
-def test_a_route_to_child_n_calls_that_child_only(routed):
-    rows = [[1.0, 2.0, 3.0]]
-
-    answer = predict(routed, {"data": {"ndarray": rows}})
-
-    np.testing.assert_allclose(values(answer.json()), node("model-c").predict(rows))
-    assert answer.json()["meta"]["routing"] == {"router": 1, "model-c": -1}
-
-
-def test_a_route_of_minus_two_answers_the_request_itself(routed):
-    body = {"data": {"ndarray": [[-2.0, 5.0]]}, "meta": {"tags": {"client": "x"}}}
-
-    answer = predict(routed, body)
-
-    assert answer.json() == {**body, "meta": {"tags": {"client": "x"}, "routing": {"router": -2}}}
-
-
-def test_a_route_of_minus_one_sends_to_every_child_and_keeps_the_first_answer(routed):
-    mean, a, b = node("mean"), node("model-a"), node("model-b")
-    rows = [[-1.0, 2.0, 3.0]]
-
-    answer = predict(routed, {"data": {"ndarray": rows}})
-
-    expected = mean.aggregate([a.predict(rows), b.predict(rows)])
-    np.testing.assert_allclose(values(answer.json()), expected)
-    routing = {"router": -1, "mean": -1, "model-a": -1, "model-b": -1, "model-c": -1}
-    assert answer.json()["meta"]["routing"] == routing
-
-
-def test_a_route_to_a_child_that_is_not_there_is_the_executors_failure(routed):
-    answer = predict(routed, {"data": {"ndarray": [[7.0, 1.0]]}})
-
-    assert answer.status_code == 500
-    assert answer.json()["status"]["status"] == "FAILURE"
-    assert "router routed to 7" in answer.json()["status"]["info"]
-
-
-def test_a_nodes_refusal_is_answered_with_its_status_and_body(chain):
-    answer = predict(chain, {"data": {"ndarray": [["a", "b"]]}})
-    direct = requests.post(
-        chain.services["scale"].url + "/transform-input",
-        json={"data": {"ndarray": [["a", "b"]]}},
-        timeout=60,
-    )
-
-    assert answer.status_code == direct.status_code != 200
-    assert answer.json() == direct.json()
-
-
-def test_a_body_that_is_not_json_is_refused(chain):
-    answer = requests.post(chain.url + "/api/v1.0/predictions", data=b"{not json", timeout=60)
-
-    assert answer.status_code == 400
-    assert answer.json()["status"]["status"] == "FAILURE"
-
-
-def test_the_graph_is_healthy_once_every_node_is(chain):
-    with requests.Session() as connection:  # one kept-alive connection for the three
-        health = connection.get(chain.url + "/api/v1.0/health/status", timeout=60)
-        elsewhere = connection.post(chain.url + "/api/v1.0/elsewhere", json=ROWS, timeout=60)
-        after = connection.post(
-            chain.url + "/api/v1.0/predictions", json={"data": {"ndarray": ROWS}}
+    def test_a_nodes_refusal_is_answered_with_its_status_and_body(self, chain):
+        answer = predict(chain, {"data": {"ndarray": [["a", "b"]]}})
+        direct = requests.post(
+            chain.services["scale"].url + "/transform-input",
+            json={"data": {"ndarray": [["a", "b"]]}},
+            timeout=60,
         )
 
-    assert (health.status_code, health.json()) == (200, {"ready": True})
-    assert elsewhere.status_code == 404
-    assert after.status_code == 200, after.text
+        assert answer.status_code == direct.status_code != 200
+        assert answer.json() == direct.json()
+
+    def test_a_body_that_is_not_json_is_refused(self, chain):
+        answer = requests.post(chain.url + "/api/v1.0/predictions", data=b"{not json", timeout=60)
+
+        assert answer.status_code == 400
+        assert answer.json()["status"]["status"] == "FAILURE"
+
+    def test_the_graph_is_healthy_once_every_node_is(self, chain):
+        with requests.Session() as connection:  # one kept-alive connection for the three
+            health = connection.get(chain.url + "/api/v1.0/health/status", timeout=60)
+            elsewhere = connection.post(chain.url + "/api/v1.0/elsewhere", json=ROWS, timeout=60)
+            after = connection.post(
+                chain.url + "/api/v1.0/predictions", json={"data": {"ndarray": ROWS}}
+            )
+
+        assert (health.status_code, health.json()) == (200, {"ready": True})
+        assert elsewhere.status_code == 404
+        assert after.status_code == 200, after.text
+
+    def test_feedback_to_a_root_that_takes_none_answers_the_feedback_itself(
+        self, chain, repository
+    ):
+        answer = predict(chain, {"data": {"ndarray": ROWS}}).json()
+        body = {"request": {"data": {"ndarray": ROWS}}, "response": answer, "reward": 0.5}
+
+        reply = feedback(chain, body)
+
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == body
+        assert feedback_seen(repository, 0.5) == {"linear": -1, "model-c": -1}
 
 
-@pytest.mark.parametrize(
-    ("first", "reward", "told"),
-    [
-        (1.0, 0.25, {"router": 1, "model-c": -1}),
-        (0.0, 0.75, {"router": 0, "model-a": -1, "model-b": -1}),
-    ],
-)
-def test_feedback_goes_down_the_routes_recorded_in_the_answer(
-    routed, repository, first, reward, told
-):
-    rows = [[first, 2.0, 3.0]]
-    answer = predict(routed, {"data": {"ndarray": rows}}).json()
+class TestRouted:
+    """router -> [mean -> [model-a, model-b], model-c]: routes, a combiner, feedback."""
 
-    reply = feedback(
-        routed, {"request": {"data": {"ndarray": rows}}, "response": answer, "reward": reward}
+    def test_a_combiner_receives_its_childrens_answers_as_one_list(self, routed):
+        router, mean, a, b = node("router"), node("mean"), node("model-a"), node("model-b")
+        rows = [[0.0, 2.0, 3.0], [4.0, -1.0, 1.0]]  # route 0: the combiner
+
+        answer = predict(routed, {"data": {"ndarray": rows}, "meta": {"tags": {"client": "x"}}})
+
+        assert answer.status_code == 200, answer.text
+        expected = mean.aggregate([a.predict(rows), b.predict(rows)])
+        np.testing.assert_allclose(values(answer.json()), expected)
+        meta = answer.json()["meta"]
+        assert meta["tags"] == merged_tags(a, b, mean, start={"client": "x"})
+        assert user_metrics(meta) == a.metrics() + b.metrics() + mean.metrics()
+        assert methods(meta) == ["predict", "predict", "aggregate"]
+        assert meta["routing"] == {"router": 0, "mean": -1, "model-a": -1, "model-b": -1}
+        assert router.label not in meta["tags"]  # a route's answer is read, not passed on
+
+    def test_a_route_to_child_n_calls_that_child_only(self, routed):
+        rows = [[1.0, 2.0, 3.0]]
+
+        answer = predict(routed, {"data": {"ndarray": rows}})
+
+        np.testing.assert_allclose(values(answer.json()), node("model-c").predict(rows))
+        assert answer.json()["meta"]["routing"] == {"router": 1, "model-c": -1}
+
+    def test_a_route_of_minus_two_answers_the_request_itself(self, routed):
+        body = {"data": {"ndarray": [[-2.0, 5.0]]}, "meta": {"tags": {"client": "x"}}}
+
+        answer = predict(routed, body)
+
+        assert answer.json() == {
+            **body,
+            "meta": {"tags": {"client": "x"}, "routing": {"router": -2}},
+        }
+
+    def test_a_route_of_minus_one_sends_to_every_child_and_keeps_the_first_answer(self, routed):
+        mean, a, b = node("mean"), node("model-a"), node("model-b")
+        rows = [[-1.0, 2.0, 3.0]]
+
+        answer = predict(routed, {"data": {"ndarray": rows}})
+
+        expected = mean.aggregate([a.predict(rows), b.predict(rows)])
+        np.testing.assert_allclose(values(answer.json()), expected)
+        routing = {"router": -1, "mean": -1, "model-a": -1, "model-b": -1, "model-c": -1}
+        assert answer.json()["meta"]["routing"] == routing
+
+    def test_a_route_to_a_child_that_is_not_there_is_the_executors_failure(self, routed):
+        answer = predict(routed, {"data": {"ndarray": [[7.0, 1.0]]}})
+
+        assert answer.status_code == 500
+        assert answer.json()["status"]["status"] == "FAILURE"
+        assert "router routed to 7" in answer.json()["status"]["info"]
+
+    @pytest.mark.parametrize(
+        ("first", "reward", "told"),
+        [
+            (1.0, 0.25, {"router": 1, "model-c": -1}),
+            (0.0, 0.75, {"router": 0, "model-a": -1, "model-b": -1}),
+        ],
     )
+    def test_feedback_goes_down_the_routes_recorded_in_the_answer(
+        self, routed, repository, first, reward, told
+    ):
+        rows = [[first, 2.0, 3.0]]
+        answer = predict(routed, {"data": {"ndarray": rows}}).json()
 
-    assert reply.status_code == 200, reply.text
-    assert feedback_seen(repository, reward) == told  # a model is told its own -1
-    assert reply.json()["meta"]["tags"] == node("router").tags()  # the root's own reply
+        reply = feedback(
+            routed, {"request": {"data": {"ndarray": rows}}, "response": answer, "reward": reward}
+        )
 
-
-def test_feedback_to_a_root_that_takes_none_answers_the_feedback_itself(chain, repository):
-    answer = predict(chain, {"data": {"ndarray": ROWS}}).json()
-    body = {"request": {"data": {"ndarray": ROWS}}, "response": answer, "reward": 0.5}
-
-    reply = feedback(chain, body)
-
-    assert reply.status_code == 200, reply.text
-    assert reply.json() == body
-    assert feedback_seen(repository, 0.5) == {"linear": -1, "model-c": -1}
+        assert reply.status_code == 200, reply.text
+        assert feedback_seen(repository, reward) == told  # a model is told its own -1
+        assert reply.json()["meta"]["tags"] == node("router").tags()  # the root's own reply
 
 
 def test_serve_a_graph_dry_run_shows_each_nodes_command(repository):
