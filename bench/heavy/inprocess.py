@@ -1,11 +1,11 @@
 """The model alone, in process, and the server's own cost around it.
 
-``python -m bench.heavy.inprocess MODEL SECONDS`` loads ``models/MODEL`` as its image does
+``python -m bench.heavy.inprocess MODEL SECONDS BATCHES`` loads ``models/MODEL`` as its image does
 (its ``MyModel``, all cores for the framework), then prints one JSON line:
 
 * ``limit``: rows/s of the bare model call (the framework's predict on checked inputs) at each
-  batch size, each for about SECONDS; the best is the in-process limit, the batch-1 median
-  call is the bare model call;
+  batch size of BATCHES (comma-separated), each for about SECONDS; the best is the in-process
+  limit, the batch-1 median call is the bare model call;
 * ``overhead``: for one request over V2 binary REST (Seldon's Flask app, the same blueprint
   the server runs) and over V2 gRPC (the servicer, with the message parsed from and written to
   bytes), the median time of the whole request and of the model call inside it; their
@@ -28,7 +28,6 @@ from bench.heavy.wire import Sample
 from bench.servers import MODELS
 from wrappers import codecs
 
-BATCHES = (1, 2, 4, 8, 16, 32, 64)
 OVERHEAD_CALLS = 20
 
 
@@ -48,9 +47,9 @@ def batch_of(sample: Sample, rows: int) -> dict[str, Any]:
     return {sample.input_name: value}
 
 
-def limit(served: Any, sample: Sample, seconds: float) -> dict[str, Any]:
+def limit(served: Any, sample: Sample, seconds: float, batches: list[int]) -> dict[str, Any]:
     rates, first_calls = {}, []
-    for rows in BATCHES:
+    for rows in sorted({1, *batches}):
         checked = codecs.read_inputs(served.manifest.inputs, batch_of(sample, rows), {}, 10**6)
         served._predict(checked)  # warm
         calls, started = [], time.perf_counter()
@@ -129,12 +128,13 @@ def overhead(served: Any, sample: Sample) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     model, seconds = sys.argv[1], float(sys.argv[2])
+    batches = [int(b) for b in sys.argv[3].split(",")]
     served = load(model)
     sample = Sample.of(MODELS / model)
     checked = codecs.read_inputs(served.manifest.inputs, batch_of(sample, 1), {}, 10**6)
     reference = served._predict(checked)[sample.output_name]
     found = {
-        "limit": limit(served, sample, seconds),
+        "limit": limit(served, sample, seconds, batches),
         "overhead": overhead(served, sample),
         "reference": np.asarray(reference, dtype=np.float32).tolist(),
     }

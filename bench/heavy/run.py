@@ -41,7 +41,8 @@ class HeavyPlan:
     #: which servers: ours, naive, mlserver, torchserve
     servers: tuple[str, ...] = ("ours", "naive", "mlserver", "torchserve")
     peer_configs: tuple[Batching, ...] = PEER_CONFIGS
-    #: seconds per batch size of the in-process limit
+    #: the batch sizes of the in-process limit, and seconds for each
+    limit_batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     limit_seconds: float = 3.0
 
 
@@ -51,6 +52,7 @@ SMOKE = HeavyPlan(
     warmup=0,
     concurrencies=(2,),
     peer_configs=(Batching(1, 4, 5),),
+    limit_batches=(1, 4),
     limit_seconds=0.2,
 )
 
@@ -84,9 +86,10 @@ def servers_of(model: str, plan: HeavyPlan, work_dir: Path) -> list[HeavyServer]
     return made
 
 
-def inprocess(model: str, seconds: float) -> dict[str, Any]:
+def inprocess(model: str, plan: HeavyPlan) -> dict[str, Any]:
+    batches = ",".join(map(str, plan.limit_batches))
     done = subprocess.run(
-        [sys.executable, "-m", "bench.heavy.inprocess", model, str(seconds)],
+        [sys.executable, "-m", "bench.heavy.inprocess", model, str(plan.limit_seconds), batches],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -157,7 +160,7 @@ def run_heavy(plan: HeavyPlan, work_dir: Path, log: Callable[[str], None] = prin
     run = HeavyRun(machine=machine(), plan=plan)
     for model in plan.models:
         log(f"{model}: the model alone, in process")
-        found = inprocess(model, plan.limit_seconds)
+        found = inprocess(model, plan)
         reference = np.asarray(found.pop("reference"), dtype=np.float32)
         run.inprocess[model] = found
         for server in servers_of(model, plan, work_dir):
