@@ -118,11 +118,14 @@ def measure(server: HeavyServer, wire: str, plan: HeavyPlan, work_dir: Path) -> 
     assert server.process is not None
     if plan.warmup:
         load(server, wire, body, max(plan.concurrencies), plan.warmup)
+        server.send(server.body(wire), timeout=300)
     cases = []
     for connections in plan.concurrencies:
         before = session_sample(server.process.pid)
         stats = load(server, wire, body, connections, plan.duration)
         memory = memory_of_busy(before, session_sample(server.process.pid))
+        # the calls still queued when the load stopped are answered before the next case
+        server.send(server.body(wire), timeout=300)
         ok = stats["requests"] - stats["status_errors"]
         cases.append(
             Case(
