@@ -73,6 +73,13 @@ class HeavyServer(Server):
         return self.base + self.body(wire).path
 
 
+def native_threads(threads: int) -> dict[str, str]:
+    """OpenMP and BLAS pools of ``threads``, waiting passively when several (as the wrappers'
+    budget makes them): a pool spinning on cores other processes share slows every peer."""
+    env = {f"{name}_NUM_THREADS": str(threads) for name in ("OMP", "MKL", "OPENBLAS")}
+    return {**env, "OMP_WAIT_POLICY": "PASSIVE"} if threads > 1 else env
+
+
 def ours(model: str) -> HeavyServer:
     """The model's directory served as deployed (its ``.s2i/environment``), gRPC with as many
     threads as each REST worker."""
@@ -90,6 +97,7 @@ def naive(model: str) -> HeavyServer:
         "GUNICORN_THREADS": "1",
         "BENCH_MODEL_DIR": str(MODELS / model),
         "BENCH_THREADS": str(cpu_count()),
+        **native_threads(cpu_count()),
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     label = f"naive Seldon user class, {model} per request"
@@ -178,7 +186,8 @@ def mlserver(model: str, run_dir: Path, config: Batching) -> HeavyServer:
             "parameters": {"uri": str(MODELS / model), "extra": {"threads": config.threads}},
         }
         (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
-        return [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."], home, {}
+        command = [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."]
+        return command, home, native_threads(config.threads)
 
     server.launch = launch
     return server
@@ -226,7 +235,8 @@ def torchserve(model: str, run_dir: Path, config: Batching) -> HeavyServer:
         command = [str(TORCHSERVE_VENV / "bin" / "torchserve"), "--start", "--foreground"]
         command += ["--ncs", "--disable-token-auth", "--ts-config", str(config_file)]
         path = os.pathsep.join([str(TORCHSERVE_VENV / "bin"), os.environ.get("PATH", "")])
-        return command, home, {"PATH": path, "LOG_LOCATION": str(home / "logs")}
+        env = {"PATH": path, "LOG_LOCATION": str(home / "logs")}
+        return command, home, {**env, **native_threads(config.threads)}
 
     server.launch = launch
     return server
