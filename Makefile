@@ -8,7 +8,8 @@ WORKERS ?= 1
 HOST ?= 127.0.0.1
 
 .PHONY: install fuzz-venv signing-venv v2-client v2-proto serve test lint builder clean bench \
-	bench-quick bench-tools image image-check image-tools kube-play k8s-apiserver
+	bench-quick bench-tools image image-check image-tools kube-play k8s-apiserver torchserve-venv \
+	bench-heavy
 # podman's settings for this repository's builds and containers (runc, file limits)
 export CONTAINERS_CONF ?= $(CURDIR)/tools/image/containers.conf
 
@@ -64,6 +65,18 @@ bench: install bench-tools bench/mlserver/.venv/.installed
 bench-quick: install bench-tools bench/mlserver/.venv/.installed
 	$(BIN)/modelrepo bench --quick
 
+# TorchServe 0.12 for the heavy cases, in its own environment (made only when its requirements
+# changed; `make test` runs its smoke case only when it exists: it takes minutes to install)
+bench/torchserve/.venv/.installed: bench/torchserve/requirements.txt tools/venv.sh
+	PYTHON=$(PYTHON) tools/venv.sh bench/torchserve/.venv bench/torchserve/requirements.txt
+
+torchserve-venv: bench/torchserve/.venv/.installed
+
+# the models whose own work dominates against TorchServe, MLServer, a naive Seldon class and the
+# model in process (bench/results/heavy/); run it on a quiet machine
+bench-heavy: install bench-tools bench/mlserver/.venv/.installed bench/torchserve/.venv/.installed
+	$(BIN)/modelrepo bench --heavy
+
 # podman, runc and mmdebstrap from Debian: `make image` needs no Docker engine and no registry;
 # catatonit is the init of the pause container that `podman kube play` builds for each pod
 image-tools:
@@ -99,5 +112,6 @@ builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
 
 clean:
-	rm -rf $(VENV) .venv-fuzz .venv-signing .venv-protogen bench/mlserver/.venv *.egg-info \
+	rm -rf $(VENV) .venv-fuzz .venv-signing .venv-protogen bench/mlserver/.venv \
+		bench/torchserve/.venv *.egg-info \
 		.pytest_cache .ruff_cache .image .k8s

@@ -26,10 +26,31 @@ RESULTS = Path(__file__).resolve().parent / "results"
     help=f"Where results.md/.png/.json go [default: {RESULTS}, or its quick/ or ablation/]",
 )
 @click.option("--only", multiple=True, help="Run only these servers (keys as in the table).")
-def bench(quick: bool, ablation: bool, out: Path | None, only: tuple[str, ...]) -> None:
+@click.option(
+    "--heavy",
+    is_flag=True,
+    help="The models whose own work dominates (torch-resnet18, minilm-embeddings) against "
+    "MLServer, TorchServe, a naive Seldon class and the model in process; --only takes "
+    "ours, naive, mlserver, torchserve.",
+)
+@click.option("--model", "models", multiple=True, help="With --heavy: only these models.")
+def bench(
+    quick: bool,
+    ablation: bool,
+    out: Path | None,
+    only: tuple[str, ...],
+    heavy: bool,
+    models: tuple[str, ...],
+) -> None:
     """Serve every model and its baselines side by side and measure them under load."""
     from bench import harness, report
     from bench.servers import MLSERVER_VENV, ROOT
+
+    if heavy:
+        from bench.heavy.command import heavy as run_heavy
+
+        run_heavy(quick, out or RESULTS / ("heavy-quick" if quick else "heavy"), only, models)
+        return
 
     # a SIGTERM unwinds like Ctrl-C, so the servers started so far are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))

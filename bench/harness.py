@@ -203,13 +203,17 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def drive(url: str, body: Path, connections: int, seconds: int) -> dict[str, float]:
-    """One ``wrk`` run: keeps ``connections`` requests in flight for ``seconds``."""
+def drive(
+    url: str, body: Path, connections: int, seconds: float, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    """One ``wrk`` run: keeps ``connections`` requests in flight for ``seconds``; ``headers``
+    replace the JSON Content-Type."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     command += ["-s", str(LUA), url]
+    given = "".join(f"{name}: {value}\n" for name, value in (headers or {}).items())
     done = subprocess.run(
         command,
-        env={**os.environ, "BENCH_BODY": str(body)},
+        env={**os.environ, "BENCH_BODY": str(body), "BENCH_HEADERS": given},
         capture_output=True,
         text=True,
         timeout=seconds + 60,

@@ -124,18 +124,21 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        manifest = Manifest.read(MODELS / self.models[0])
-        body = self.protocol.encode(manifest, request_rows(manifest, 1))
         deadline = started + 240
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.key} exited with {self.process.returncode}{self.tail()}")
             try:
-                self.ask(body, timeout=5)
+                self.probe()
                 return time.perf_counter() - started
             except (OSError, urllib.error.URLError):
                 time.sleep(0.05)
         raise TimeoutError(f"{self.key} did not answer within 240 s{self.tail()}")
+
+    def probe(self) -> None:
+        """The first prediction a started server must answer (OSError until it can)."""
+        manifest = Manifest.read(MODELS / self.models[0])
+        self.ask(self.protocol.encode(manifest, request_rows(manifest, 1)), timeout=5)
 
     def ask(self, body: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
         request = urllib.request.Request(

@@ -10,6 +10,9 @@ for texts, ``PandasCodec`` for a table: request-level content type ``pd``) and s
   ``raw_input_contents``;
 * ``triton-http`` / ``triton-grpc``: tritonclient's HTTP (JSON tensors) and gRPC clients
   (always raw contents), given the tensors as ``mlserver infer`` gives them;
+* ``triton-http-binary``: tritonclient's HTTP client in binary mode (the binary tensor
+  extension): every input as raw bytes after the JSON, and the answers too (asked for per
+  output when the call names outputs, else for all by the request's ``binary_data_output``);
 * ``mlserver-infer``: the ``mlserver infer`` command itself (input and output files).
 
 A call is ``{"op": "infer", "via": ..., "model", "version"?, "inputs": [{"name", "kind",
@@ -210,8 +213,10 @@ def _column(series: pd.Series) -> np.ndarray:
     return np.array([[v.encode()] for v in values[:, 0]], dtype=object)
 
 
-def triton_call(plan: dict[str, Any], call: dict[str, Any], module: Any) -> dict[str, Any]:
-    binary = {} if module.__name__ == "tritonclient.grpc" else {"binary_data": False}
+def triton_call(
+    plan: dict[str, Any], call: dict[str, Any], module: Any, binary_data: bool = False
+) -> dict[str, Any]:
+    binary = {} if module.__name__ == "tritonclient.grpc" else {"binary_data": binary_data}
     inputs = []
     for name, array in triton_tensors(call):
         datatype = "BYTES" if array.dtype.kind in "OSU" else np_to_triton_dtype(array.dtype)
@@ -219,9 +224,12 @@ def triton_call(plan: dict[str, Any], call: dict[str, Any], module: Any) -> dict
         tensor.set_data_from_numpy(array.astype(object) if datatype == "BYTES" else array,
                                    **binary)  # fmt: skip
         inputs.append(tensor)
-    outputs = [module.InferRequestedOutput(n, **binary) for n in call.get("outputs") or []]
     url = plan["rest"] if binary else plan["grpc"]
     client = module.InferenceServerClient(url)
+    names = call.get("outputs") or []
+    if binary and not binary_data and not names:  # else tritonclient asks for binary answers
+        names = [o["name"] for o in client.get_model_metadata(call["model"])["outputs"]]
+    outputs = [module.InferRequestedOutput(n, **binary) for n in names]
     try:
         result = client.infer(
             call["model"],
@@ -237,12 +245,24 @@ def triton_call(plan: dict[str, Any], call: dict[str, Any], module: Any) -> dict
     response = result.get_response()
     if binary:
         names = [o["name"] for o in response["outputs"]]
+        raw = [o for o in response["outputs"] if "binary_data_size" in o.get("parameters", {})]
     else:
         names = [o.name for o in response.outputs]
+        raw = []
     return {
         "ok": True,
-        "outputs": {n: {"data": result.as_numpy(n).tolist()} for n in names},
+        "outputs": {n: {"data": _plain(result.as_numpy(n))} for n in names},
+        "raw_outputs": len(raw),
     }
+
+
+def _plain(array: np.ndarray) -> list[Any]:
+    """Elements as JSON takes them: BYTES (bytes objects) as strings."""
+    if array.dtype.kind == "O":
+        array = np.vectorize(lambda e: e.decode() if isinstance(e, bytes) else e, otypes=[object])(
+            array
+        )
+    return array.tolist()
 
 
 def mlserver_infer(plan: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +288,8 @@ def run(plan: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
         return grpc_call(plan, call, raw=via == "grpc-raw")
     if via == "triton-http":
         return triton_call(plan, call, triton_http)
+    if via == "triton-http-binary":
+        return triton_call(plan, call, triton_http, binary_data=True)
     if via == "mlserver-infer":
         return mlserver_infer(plan, call)
     raise ValueError(f"unknown via {via!r}")

@@ -3,6 +3,8 @@
 ``SeldonComponent.model_error_handler`` nests it in the blueprint Seldon registers, so these
 routes also exist under plain ``seldon-core-microservice``. Errors are the protocol's
 ``{"error": "<message>"}`` with the HTTP status of the error type (400, 404, 413, 503, 500).
+Tensors travel as JSON elements or, with the binary tensor extension
+(``wrappers.protocols.v2.binary``), as raw bytes after the JSON, in requests and answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from wrappers.codecs.numpy import to_wire
 from wrappers.errors import MESSAGE_CHARS, InvalidInput, ModelNotReady, excerpt
 from wrappers.limits import check_shape
-from wrappers.protocols.v2 import dataplane
+from wrappers.protocols.v2 import binary, dataplane
 from wrappers.protocols.v2.datatypes import from_elements
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class Parameters(BaseModel):
 
     content_type: StrictStr | None = None
     binary_data_size: Any = None
+    binary_data_output: Any = None
 
 
 class RequestInput(BaseModel):
@@ -42,7 +45,8 @@ class RequestInput(BaseModel):
     shape: list[StrictInt]
     datatype: StrictStr
     parameters: Parameters | None = None
-    data: Any = Field(...)
+    #: absent when the elements travel binary (``parameters.binary_data_size``)
+    data: Any = None
 
 
 class RequestOutput(BaseModel):
@@ -51,7 +55,7 @@ class RequestOutput(BaseModel):
 
 
 class InferenceRequest(BaseModel):
-    """The protocol's ``$inference_request`` (JSON tensors only: no binary extension)."""
+    """The protocol's ``$inference_request``; binary tensors are read apart."""
 
     id: StrictStr | None = None
     parameters: Parameters | None = None
@@ -92,8 +96,8 @@ def v2_blueprint(model: ServedModel) -> Blueprint:
     @blueprint.post("/models/<name>/versions/<version>/infer")
     def infer(name: str, version: str | None = None) -> Response:
         dataplane.check_model(model, name, version)
-        answer = dataplane.infer(model, read_request(name, version, model.max_elements))
-        return jsonify(write_response(answer))
+        parsed, given = read_request(name, version, model.max_elements)
+        return write_response(dataplane.infer(model, given), parsed)
 
     _answer_errors_in_v2_shape(blueprint)
     return blueprint
@@ -155,35 +159,35 @@ def _require_ready(model: ServedModel) -> None:
         raise ModelNotReady(reason)
 
 
-def read_request(name: str, version: str | None, max_elements: int) -> dataplane.InferRequest:
-    """The JSON body as a V2 request, its tensors decoded to arrays; no tensor may declare
-    more than ``max_elements``."""
+def read_request(
+    name: str, version: str | None, max_elements: int
+) -> tuple[InferenceRequest, dataplane.InferRequest]:
+    """The body as a V2 request, as sent and with its tensors decoded to arrays; no tensor may
+    declare more than ``max_elements``."""
     data = request.get_data(cache=False)
     if not data:
         raise InvalidInput('the request has no body: send a V2 inference request {"inputs": [...]}')
-    try:
-        body = json.loads(data)
-    except (ValueError, RecursionError) as exc:  # also bytes that are not UTF-8
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
-    try:
-        parsed = InferenceRequest.model_validate(body)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'the body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"not a V2 inference request: {problems}") from None
+    header, raw = binary.split(data, request.headers.get(binary.HEADER))
+    parsed = parse(header)
+    chosen = parsed.parameters.model_dump() if parsed.parameters else None
+    for output in [*(o.parameters for o in parsed.outputs or []), None]:
+        binary.wants_binary(chosen, output)  # refused before the model runs, not after
     inputs = []
     for given in parsed.inputs:
         where = excerpt(given.name)
         parameters = given.parameters or Parameters()
-        if parameters.binary_data_size is not None:
-            raise InvalidInput(
-                f"{where}: binary tensor data is not served; send the elements as JSON data"
-            )
         shape = check_shape(given.shape, where, max_elements)
-        array = from_elements(given.datatype, shape, given.data, where, nullable=True)
+        if parameters.binary_data_size is not None:
+            if "data" in given.model_fields_set:
+                raise InvalidInput(f"{where}: data and binary_data_size together")
+            array = raw.tensor(given.datatype, shape, parameters.binary_data_size, where)
+        elif "data" not in given.model_fields_set:
+            raise InvalidInput(f"{where}: no data: send data or parameters.binary_data_size")
+        else:
+            array = from_elements(given.datatype, shape, given.data, where, nullable=True)
         inputs.append(dataplane.Tensor(given.name, given.datatype, array, parameters.content_type))
-    return dataplane.InferRequest(
+    raw.finish()
+    return parsed, dataplane.InferRequest(
         model_name=name,
         model_version=version,
         inputs=inputs,
@@ -193,22 +197,51 @@ def read_request(name: str, version: str | None, max_elements: int) -> dataplane
     )
 
 
-def write_response(answer: dataplane.InferResponse) -> dict[str, Any]:
-    """The protocol's ``$inference_response``: flat JSON elements, NaN and Infinity as null."""
+def parse(header: bytes) -> InferenceRequest:
+    """The JSON part of a body as a V2 inference request."""
+    try:
+        body = json.loads(header)
+    except (ValueError, RecursionError) as exc:  # also bytes that are not UTF-8
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
+    try:
+        return InferenceRequest.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'the body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"not a V2 inference request: {problems}") from None
+
+
+def write_response(answer: dataplane.InferResponse, asked: InferenceRequest) -> Response:
+    """The protocol's ``$inference_response``: flat JSON elements, NaN and Infinity as null;
+    outputs asked for binary as raw bytes after the JSON."""
+    wanted = {o.name: o.parameters for o in asked.outputs or []}
+    request_parameters = asked.parameters.model_dump() if asked.parameters else None
+    outputs, raw = [], []
+    for t in answer.outputs:
+        output: dict[str, Any] = {
+            "name": t.name,
+            "datatype": t.datatype,
+            "shape": list(t.array.shape),
+            "parameters": {"content_type": t.content_type},
+        }
+        if binary.wants_binary(request_parameters, wanted.get(t.name)):
+            raw.append((output, t.datatype, t.array))
+        else:
+            output["data"] = to_wire(t.array).reshape(-1).tolist()
+        outputs.append(output)
     body: dict[str, Any] = {
         "model_name": answer.model_name,
         "model_version": answer.model_version,
-        "outputs": [
-            {
-                "name": t.name,
-                "datatype": t.datatype,
-                "shape": list(t.array.shape),
-                "parameters": {"content_type": t.content_type},
-                "data": to_wire(t.array).reshape(-1).tolist(),
-            }
-            for t in answer.outputs
-        ],
+        "outputs": outputs,
     }
     if answer.id is not None:
         body["id"] = answer.id
-    return body
+    encoded, header_length = binary.encode(body, raw)
+    if header_length is None:
+        return Response(encoded, mimetype="application/json")
+    return Response(
+        encoded,
+        mimetype=binary.BINARY_MEDIA_TYPE,
+        headers={binary.HEADER: str(header_length)},
+    )

@@ -177,7 +177,11 @@ def _from_table(specs: list[Spec], tensors: list[Tensor]) -> Request:
 
 
 def server_metadata() -> dict[str, Any]:
-    return {"name": SERVER_NAME, "version": metadata.version(SERVER_NAME), "extensions": []}
+    return {
+        "name": SERVER_NAME,
+        "version": metadata.version(SERVER_NAME),
+        "extensions": ["binary_tensor_data"],
+    }
 
 
 def model_metadata(model: ServedModel) -> dict[str, Any]:

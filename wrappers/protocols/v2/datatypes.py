@@ -178,20 +178,26 @@ def from_contents(datatype: str, shape: Sequence[int], contents: Any, where: str
     return np.asarray(elements, dtype=dtype).reshape(shape)
 
 
-def from_raw(datatype: str, shape: Sequence[int], raw: bytes, where: str) -> np.ndarray:
+def from_raw(
+    datatype: str, shape: Sequence[int], raw: bytes | memoryview, where: str
+) -> np.ndarray:
     """Raw little-endian contents as an array; BYTES are 4-byte-length-prefixed elements."""
     dtype = numpy_dtype(datatype, where)
     count = math.prod(shape)
     if datatype == "BYTES":
         elements, offset = [], 0
         while offset < len(raw):
+            if len(elements) == count:
+                raise InvalidInput(
+                    f"{where}: shape {list(shape)} holds {count} elements, raw data has more"
+                )
             if offset + 4 > len(raw):
                 raise InvalidInput(f"{where}: raw BYTES end inside an element's length")
             (length,) = struct.unpack_from("<I", raw, offset)
             offset += 4
             if offset + length > len(raw):
                 raise InvalidInput(f"{where}: raw BYTES element {len(elements)} is cut short")
-            elements.append(raw[offset : offset + length])
+            elements.append(bytes(raw[offset : offset + length]))
             offset += length
         if len(elements) != count:
             raise InvalidInput(

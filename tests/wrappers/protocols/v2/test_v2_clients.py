@@ -3,7 +3,8 @@
 The clients run in MLServer's own environment (``make v2-client``; tests/v2_client.py drives
 them): MLServer's codecs build each request (``np`` tensors, ``str`` texts, ``pd`` tables),
 sent over REST, over gRPC with MLServer's stubs (typed and raw contents), with tritonclient's
-HTTP and gRPC clients and with ``mlserver infer``. Every answer must equal the Seldon
+HTTP client (JSON tensors, and binary tensors in requests and answers) and gRPC client, and with
+``mlserver infer``. Every answer must equal the Seldon
 protocol's answer to the same rows, and every refusal carry the Seldon protocol's message.
 """
 
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.e2e
 CLIENT_VENV = ROOT / "bench" / "mlserver" / ".venv"
 DRIVER = ROOT / "tests" / "v2_client.py"
 #: every way a request is sent; each golden pair goes every way
-VIAS = ("rest", "grpc", "grpc-raw", "triton-http", "triton-grpc")
+VIAS = ("rest", "grpc", "grpc-raw", "triton-http", "triton-http-binary", "triton-grpc")
 PROTOCOLS = ("rest", "grpc")
 
 
@@ -120,8 +121,14 @@ def plan_calls(manifest: Manifest) -> dict[str, dict]:
     if not any(isinstance(s, TableSpec) for s in manifest.inputs):
         calls["mlserver-infer"] = {**infer, "via": "mlserver-infer"}
     bad = client_inputs(manifest, bad_values(manifest))
-    for via in (*PROTOCOLS, "triton-http"):
+    for via in (*PROTOCOLS, "triton-http", "triton-http-binary"):
         calls[f"bad/{via}"] = {**infer, "via": via, "inputs": bad}
+    wanted = manifest.outputs[-1].name
+    calls["outputs/triton-http-binary"] = {
+        **infer,
+        "via": "triton-http-binary",
+        "outputs": [wanted],
+    }
     for via in PROTOCOLS:
         wanted = manifest.outputs[-1].name
         calls[f"outputs/{via}"] = {**infer, "via": via, "outputs": [wanted]}
@@ -191,6 +198,19 @@ def test_grpc_answers_raw_when_asked_raw(exchange):
     assert raw == len(exchange.manifest.outputs)
 
 
+def test_tritons_binary_mode_answers_binary(exchange):
+    """tritonclient's binary mode asks for every output binary (the request's
+    ``binary_data_output``), or for one output by its own ``binary_data``; its JSON mode names
+    each output with ``binary_data`` false and gets JSON."""
+    assert exchange.results["infer/triton-http/0"]["raw_outputs"] == 0
+    every = exchange.results["infer/triton-http-binary/0"]["raw_outputs"]
+    assert every == len(exchange.manifest.outputs)
+    one = exchange.results["outputs/triton-http-binary"]
+    assert one["ok"], one
+    assert one["raw_outputs"] == 1
+    assert_same(exchange.manifest, exchange.seldon[-1], one["outputs"])
+
+
 def test_mlserver_infer_command_gets_seldons_answer(exchange):
     if "mlserver-infer" not in exchange.results:
         pytest.skip("mlserver infer 1.7.1 decodes string columns with NumpyCodec, which cuts them")
@@ -220,10 +240,11 @@ def test_requested_outputs_alone_are_answered(exchange):
 
 def test_a_contract_violation_is_refused_with_seldons_message(exchange):
     assert exchange.seldon_refusal
-    for via, status in (("rest", 400), ("grpc", "INVALID_ARGUMENT"), ("triton-http", 400)):
+    statuses = {"rest": 400, "grpc": "INVALID_ARGUMENT", "triton-http": 400}
+    for via, status in (*statuses.items(), ("triton-http-binary", 400)):
         result = exchange.results[f"bad/{via}"]
         assert not result["ok"], result
-        if via != "triton-http":  # tritonclient's exception carries no HTTP status
+        if not via.startswith("triton-http"):  # tritonclient's exception carries no HTTP status
             assert result["status"] == status
         assert result["body"]["error"] == exchange.seldon_refusal
 

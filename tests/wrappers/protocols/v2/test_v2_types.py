@@ -316,7 +316,7 @@ def test_rest_refusals_carry_seldons_message(app, rows):
         (b'{"inputs": [{"name": "input", "shape": ["1"], "datatype": "FP64", "data": [1]}]}',
          "inputs.0.shape.0: Input should be a valid integer"),
         (b'{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4],'
-         b' "parameters": {"binary_data_size": 32}}]}', "binary tensor data is not served"),
+         b' "parameters": {"binary_data_size": 32}}]}', "data and binary_data_size together"),
     ],
 )  # fmt: skip
 def test_rest_refuses_what_is_no_v2_request(app, body, message):
