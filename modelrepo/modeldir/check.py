@@ -190,6 +190,11 @@ def _check_requirements(report: Report, manifest: Manifest) -> None:
             report.add("requirements", "fail", f"requirements.txt: {exc}")
             return
         pins[canonicalize_name(requirement.name)] = requirement
+    needed = [Requirement(r) for r in manifest.requirements]
+    lacking = [str(r) for r in needed if canonicalize_name(r.name) not in pins]
+    if lacking:
+        report.add("requirements", "fail", f"requirements.txt lacks {lacking}, which it needs")
+        return
     pin = pins.get(canonicalize_name(distribution))
     if pin is None:
         report.add("requirements", "warn", f"requirements.txt does not pin {distribution}")

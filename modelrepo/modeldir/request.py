@@ -41,6 +41,10 @@ class NewModel:
     methods: list[str] | None = None
     module: str | None = None
     init_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: sklearn: the user's own modules the artifact imports, and names trusted beyond the
+    #: allowlist (``module.function``, ``module.Class``)
+    code: list[Path] = field(default_factory=list)
+    trust: list[str] = field(default_factory=list)
     deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
     force: bool = False
 

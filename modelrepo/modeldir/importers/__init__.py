@@ -33,3 +33,9 @@ class Imported:
     #: feature names the model was fitted with
     names: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: names beyond the allowlist that the stored artifact holds, each trusted by the user
+    trusted_types: list[str] = field(default_factory=list)
+    #: the user's modules copied into the directory (``code/...``)
+    code: list[str] = field(default_factory=list)
+    #: installed packages the artifact needs beyond the framework's, pinned
+    requirements: list[str] = field(default_factory=list)

@@ -75,7 +75,11 @@ class SklearnRuntime(ServedModel):
     def _read(self, path: Path) -> Any:
         """skops against the allowlist; joblib (a pickle) only with ``allow_pickle``."""
         if path.suffix == ".skops":
-            return load_skops(path, self.settings.trusted_types)
+            # the manifest's choice (none while an unverified directory is described) and the
+            # deployment's
+            manifest = getattr(self, "manifest", None)
+            recorded = manifest.trusted_types if manifest is not None else []
+            return load_skops(path, [*recorded, *self.settings.trusted_types])
         require_pickle_allowed(self.settings, path, "a joblib pickle")
         import joblib
 
