@@ -78,8 +78,12 @@ def input_spec(estimator: Any, sample: Any = None) -> Spec:
     frame = _frame(sample, names)
     numeric = frame is None or all(frame[n].dtype.kind in "iuf" for n in names)
     if names and (encoded or not numeric):
-        imputed = imputed_columns(estimator)
-        return TableSpec(name="table", columns=[_column(n, frame, encoded, imputed) for n in names])
+        # a model that takes NaN anywhere (HistGradientBoosting, XGBoost, LightGBM) takes a
+        # null in every column; otherwise where an imputer fills it or the sample had one
+        nullable = set(names) if accepts_nan(estimator) else imputed_columns(estimator)
+        return TableSpec(
+            name="table", columns=[_column(n, frame, encoded, nullable) for n in names]
+        )
     width = getattr(estimator, "n_features_in_", None) or (
         np.shape(sample)[1] if sample is not None else None
     )
@@ -97,9 +101,9 @@ def input_spec(estimator: Any, sample: Any = None) -> Spec:
 
 
 def _column(
-    name: str, frame: Any, encoded: dict[str, list[Any] | None], imputed: set[str]
+    name: str, frame: Any, encoded: dict[str, list[Any] | None], nullable_columns: set[str]
 ) -> Column:
-    nullable = name in imputed or (frame is not None and bool(frame[name].isna().any()))
+    nullable = name in nullable_columns or (frame is not None and bool(frame[name].isna().any()))
     if name in encoded:
         categories = encoded[name]
         if categories is None:  # the encoder takes unknown values too
@@ -130,12 +134,40 @@ def encoded_columns(estimator: Any) -> dict[str, list[Any] | None]:
     found: dict[str, list[Any] | None] = {}
     for transformer, columns in _column_steps(estimator):
         categories = getattr(transformer, "categories_", None)
+        if categories is None:
+            found.update(_learned_categories(transformer, columns))
         if categories is None or not hasattr(transformer, "handle_unknown"):
             continue
         known = transformer.handle_unknown == "error"
         for column, values in zip(columns, categories, strict=False):
             found[column] = [_plain(v) for v in values if not _is_nan(v)] if known else None
     return found
+
+
+def _learned_categories(estimator: Any, columns: list[str]) -> dict[str, list[Any]]:
+    """The categories HistGradientBoosting learned from pandas ``category`` columns
+    (``categorical_features="from_dtype"``). It would take an unknown value as missing; the
+    contract names the known ones, so a misspelt category is refused, not silently dropped."""
+    preprocessor = getattr(estimator, "_preprocessor", None)
+    mask = getattr(estimator, "is_categorical_", None)
+    if preprocessor is None or mask is None or len(columns) != len(mask):
+        return {}
+    encoder = preprocessor.named_transformers_.get("encoder")
+    chosen = [c for c, categorical in zip(columns, mask, strict=True) if categorical]
+    return {
+        column: [_plain(v) for v in values if not _is_nan(v)]
+        for column, values in zip(chosen, getattr(encoder, "categories_", []), strict=False)
+    }
+
+
+def accepts_nan(estimator: Any) -> bool:
+    """The estimator's own word (its ``allow_nan`` input tag) that NaN is a valid input."""
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except (ImportError, AttributeError, TypeError):
+        return False
 
 
 def imputed_columns(estimator: Any) -> set[str]:
