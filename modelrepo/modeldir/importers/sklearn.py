@@ -16,6 +16,7 @@ from wrappers.contract import Spec, TensorSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops, sklearn_allowlist
 from wrappers.errors import ManifestError, ScaffoldError, UnsafeArtifact
 from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
+from wrappers.frameworks.sklearn.model import method_answer
 from wrappers.settings import Settings
 
 
@@ -69,8 +70,11 @@ def _check_estimator(estimator: Any, request: NewModel) -> None:
     from sklearn.utils.validation import check_is_fitted
 
     kind = type(estimator).__name__
-    if not hasattr(estimator, "predict"):
-        raise ScaffoldError(f"{request.artifact} holds a {kind}, not an estimator with predict()")
+    if not any(hasattr(estimator, m) for m in METHODS):
+        raise ScaffoldError(
+            f"{request.artifact} holds a {kind}, which has none of the methods served: "
+            f"{', '.join(METHODS)}"
+        )
     try:
         check_is_fitted(estimator)
     except NotFittedError as exc:
@@ -97,7 +101,7 @@ def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Pre
     """The user's estimator as the golden reference; the skops copy must answer the same."""
 
     def answers(model: Any, X: Any) -> dict[str, np.ndarray]:
-        return {o.name: np.asarray(getattr(model, o.name)(X)).reshape(len(X), -1) for o in outputs}
+        return {o.name: method_answer(model, o.name, X) for o in outputs}
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:
         (X,) = checked.values()

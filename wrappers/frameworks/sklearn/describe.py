@@ -15,7 +15,14 @@ from wrappers.core.manifest import MANIFEST_FILE
 from wrappers.errors import ManifestError
 
 #: the estimator methods served as outputs, each output named by its method
-METHODS = ("predict_proba", "predict", "decision_function")
+METHODS = (
+    "predict_proba",
+    "predict",
+    "decision_function",
+    "predict_log_proba",
+    "score_samples",
+    "transform",
+)
 #: what a model directory held before skops: served only with ``allow_pickle``
 PICKLE_FILE = "model.joblib"
 
@@ -40,29 +47,53 @@ def describe_outputs(
     estimator: Any, methods: Sequence[str] | None = None
 ) -> tuple[list[TensorSpec], dict[str, Any]]:
     """One output per method (by default the probabilities of a classifier, else its
-    predictions), and the classes as options."""
+    predictions, else what it transforms to), and the classes as options."""
     classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
     label = "string" if any(isinstance(c, str) for c in classes) else "int64"
     if not classes:
         label = "float64"
     methods = list(methods or default_methods(estimator))
-    outputs = [output_spec(m, [str(c) for c in classes], label) for m in methods]
-    options: dict[str, Any] = {"classes": [str(c) for c in classes]} if classes else {}
+    names = [str(c) for c in classes]
+    outputs = [output_spec(m, names, label, transformed_names(estimator, m)) for m in methods]
+    options: dict[str, Any] = {"classes": names} if classes else {}
     return outputs, options
 
 
 def default_methods(estimator: Any) -> list[str]:
-    """A classifier answers its probabilities, anything else its predictions."""
-    return ["predict_proba"] if hasattr(estimator, "predict_proba") else ["predict"]
+    """A classifier answers its probabilities, a predictor its predictions, a transformer
+    (or a Pipeline ending in one) what it transforms to."""
+    for method in ("predict_proba", "predict", "transform"):
+        if hasattr(estimator, method):
+            return [method]
+    return ["predict"]
 
 
-def output_spec(method: str, classes: list[str], label: str) -> TensorSpec:
-    if method == "predict_proba" or (method == "decision_function" and len(classes) > 2):
+def output_spec(
+    method: str, classes: list[str], label: str, columns: list[str] | None = None
+) -> TensorSpec:
+    """The output a method gives: a column per class for probabilities (and a multi-class
+    decision function), a column per transformed feature, else one column."""
+    per_class = ("predict_proba", "predict_log_proba")
+    if method in per_class or (method == "decision_function" and len(classes) > 2):
         return TensorSpec(name=method, dtype="float64", shape=[-1, len(classes)], names=classes)
-    if method == "decision_function":
-        return TensorSpec(name=method, dtype="float64", shape=[-1, 1], names=["decision"])
+    if method == "transform":
+        width = len(columns) if columns else -1
+        return TensorSpec(name=method, dtype="float64", shape=[-1, width], names=columns)
+    single = {"decision_function": "decision", "score_samples": "score"}
+    if method in single:
+        return TensorSpec(name=method, dtype="float64", shape=[-1, 1], names=[single[method]])
     column = "class" if classes else "prediction"
     return TensorSpec(name=method, dtype=label, shape=[-1, 1], names=[column])  # type: ignore[arg-type]
+
+
+def transformed_names(estimator: Any, method: str) -> list[str] | None:
+    """The columns ``transform`` gives, from ``get_feature_names_out`` (None: not known)."""
+    if method != "transform" or not hasattr(estimator, "get_feature_names_out"):
+        return None
+    try:
+        return [str(n) for n in estimator.get_feature_names_out()]
+    except (AttributeError, NotImplementedError, ValueError, TypeError):
+        return None
 
 
 def input_spec(estimator: Any, sample: Any = None) -> Spec:

@@ -107,7 +107,7 @@ class SklearnRuntime(ServedModel):
     def _call(self, method: str, X: Any) -> np.ndarray:
         fast = self.fast_path
         model = fast if fast is not None and method in fast.methods else self.estimator
-        return np.asarray(getattr(model, method)(X)).reshape(len(X), -1)
+        return method_answer(model, method, X)
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
         (X,) = inputs.values()
@@ -127,6 +127,15 @@ class SklearnRuntime(ServedModel):
     def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
         (X,) = inputs.values()
         return {s.name: self._call(s.name, X) for s in self.manifest.outputs}
+
+
+def method_answer(model: Any, method: str, X: Any) -> np.ndarray:
+    """What ``model.<method>(X)`` answers, dense, one row per input row (an encoder's
+    ``transform`` may answer a sparse matrix)."""
+    value = getattr(model, method)(X)
+    if hasattr(value, "toarray"):
+        value = value.toarray()
+    return np.asarray(value).reshape(len(X), -1)
 
 
 def fit_jobs_to_budget(estimator: Any, threads: int) -> None:
