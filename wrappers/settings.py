@@ -65,7 +65,8 @@ class Settings(BaseModel):
     )
     trusted_types: Names = Field(
         default_factory=list,
-        description="sklearn: types a skops file may hold beyond the built-in allowlist",
+        description="sklearn: types a skops file may hold beyond the built-in allowlist and "
+        "the manifest's trusted_types",
     )
     signature_policy: Literal["require", "warn", "off"] = Field(
         default="warn",

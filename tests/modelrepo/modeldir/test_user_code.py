@@ -135,6 +135,16 @@ def test_changed_code_is_refused_before_it_is_imported(made, tmp_path):
     assert not marker.exists()
 
 
+def test_the_recorded_trust_is_what_lets_the_server_load_it(made, tmp_path):
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(made), str(copy)], check=True)
+    manifest = Manifest.read(copy)
+    manifest.trusted_types = []
+    manifest.write(copy)
+    with pytest.raises(ModelLoadError, match=r"features\.add_ratio"):
+        SklearnModel(model_dir=copy).load()
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("started_in", ["the model directory", "another directory"])
 def test_served_answers_equal_the_pipeline(made, expected, tmp_path, started_in):

@@ -24,15 +24,8 @@ from sklearn.utils._test_common.instance_generator import (
 from sklearn.utils._testing import set_random_state
 
 from wrappers.core.formats import load_skops, save_skops
+from wrappers.frameworks.sklearn.describe import METHODS
 
-METHODS = (
-    "predict",
-    "predict_proba",
-    "predict_log_proba",
-    "decision_function",
-    "score_samples",
-    "transform",
-)
 ESTIMATORS = list(_tested_estimators())
 
 
