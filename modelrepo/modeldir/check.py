@@ -98,7 +98,8 @@ def check_model_dir(model_dir: Path) -> Report:
     if mismatches:
         report.add("artifacts", "fail", "; ".join(mismatches))
     else:
-        report.add("artifacts", "ok", f"{len(manifest.artifacts)} file(s), sha256 as recorded")
+        files = len(manifest.artifacts) + len(manifest.code)
+        report.add("artifacts", "ok", f"{files} file(s), sha256 as recorded")
     report.add("signature", *signature_status(model_dir, Settings.resolve({})))
 
     cls, problem = user_class(model_dir, manifest)

@@ -57,6 +57,21 @@ def is_installed(module: str) -> bool:
     return any(origin.is_relative_to(Path(r).resolve()) for r in roots if r)
 
 
+def neighbours_since(before: Iterable[str], beside: Iterable[Path]) -> set[str]:
+    """The top-level modules imported since ``before`` (``sys.modules``' names then) from the
+    directories ``beside``: what the user's own modules import in turn."""
+    folders = {Path(p).resolve() for p in beside}
+    found = set()
+    for name in {top_module(n) for n in set(sys.modules) - set(before)}:
+        try:
+            source = source_of(name)
+        except (ImportError, ValueError):
+            continue
+        if source.resolve().parent in folders and not is_installed(name):
+            found.add(name)
+    return found
+
+
 def source_of(module: str) -> Path:
     """The file (or the package's directory) that ``module`` is imported from."""
     spec = importlib.util.find_spec(module)

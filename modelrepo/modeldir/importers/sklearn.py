@@ -3,6 +3,7 @@ its fitted attributes (and the sample's column types) give the contract."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
     user's own modules it imports go to ``code/``, and the names it holds beyond the
     allowlist must have been trusted."""
     artifact, trust = Path(request.artifact), _trust(request)
+    before = set(sys.modules)
     with usercode.importable(request.code, artifact):
         with step("loading the scikit-learn estimator"):
             estimator = _read_estimator(artifact, trust)
@@ -41,6 +43,8 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
             )
         modules = {usercode.top_module(t) for t in trusted}
         own = {m for m in modules if not usercode.is_installed(m)}
+        beside = [usercode.source_of(m).parent for m in own] + [p.parent for p in request.code]
+        own |= usercode.neighbours_since(before, beside)
         code = usercode.copy_modules(own, request.code, work)
     fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(

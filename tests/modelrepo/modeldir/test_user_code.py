@@ -23,12 +23,16 @@ from wrappers.errors import ModelLoadError
 FEATURES = '''"""The user's feature engineering."""
 
 import numpy as np
+from helpers import SMOOTHING
 
 
 def add_ratio(X):
     X = np.asarray(X, dtype=float)
-    return np.column_stack([X, X[:, 0] / (np.abs(X[:, 1]) + 1.0)])
+    return np.column_stack([X, X[:, 0] / (np.abs(X[:, 1]) + SMOOTHING)])
 '''
+#: a module of the user's that features.py imports in turn
+HELPERS = """SMOOTHING = 1.0
+"""
 TRAIN = """
 import joblib
 from sklearn.datasets import load_iris
@@ -54,9 +58,10 @@ def modelrepo_new(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory) -> Path:
-    """The user's directory: features.py and the pipeline pickled beside it."""
+    """The user's directory: features.py, helpers.py and the pipeline pickled beside them."""
     directory = tmp_path_factory.mktemp("user")
     (directory / "features.py").write_text(FEATURES)
+    (directory / "helpers.py").write_text(HELPERS)
     subprocess.run([sys.executable, "-c", TRAIN], cwd=directory, check=True, timeout=300)
     return directory
 
@@ -103,6 +108,7 @@ def test_a_module_neither_beside_the_artifact_nor_given_is_named(user, tmp_path)
                            cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m" / "code" / "features.py").read_text() == FEATURES
+    assert (tmp_path / "m" / "code" / "helpers.py").read_text() == HELPERS
 
 
 def test_a_trust_the_model_does_not_need_is_refused(user, tmp_path):
@@ -116,7 +122,7 @@ def test_a_trust_the_model_does_not_need_is_refused(user, tmp_path):
 def test_the_manifest_records_the_code_the_trust_and_the_packages(made):
     manifest = Manifest.read(made)
     assert manifest.trusted_types == ["features.add_ratio"]
-    assert [c.path for c in manifest.code] == ["code/features.py"]
+    assert [c.path for c in manifest.code] == ["code/features.py", "code/helpers.py"]
     assert (made / "code" / "features.py").read_text() == FEATURES
     assert manifest.requirements[0] == f"scikit-learn=={manifest.framework_version}"
     pinned = (made / "requirements.txt").read_text().splitlines()
