@@ -16,6 +16,7 @@ from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.frameworks.sklearn.describe import (
     METHODS,
     describe,
+    describe_outputs,
     output_spec,
     unverified_artifact,
 )
@@ -96,6 +97,9 @@ class SklearnRuntime(ServedModel):
                 f"{type(self.estimator).__name__} has no {', '.join(missing)}(); "
                 f"set the method parameter to one of {usable}"
             )
+        method = self.settings.method
+        if method and method not in self.manifest.output_names:  # described by the estimator
+            self.served = describe_outputs(self.estimator, [method])[0]
         if self.settings.fast_trees and self.manifest.matrix is not None:
             self.fast_path = compile_estimator(self.estimator)
         logger.info(

@@ -79,6 +79,25 @@ def test_kmeans_transform_is_a_distance_per_cluster(made):
     assert output.names == ["kmeans0", "kmeans1", "kmeans2"]
 
 
+@pytest.mark.parametrize(
+    ("name", "method", "names"),
+    [("kmeans", "predict", ["prediction"]), ("log-proba", "predict_proba", ["0", "1", "2"])],
+)
+def test_the_method_setting_describes_an_unrecorded_method_from_the_estimator(
+    made, name, method, names
+):
+    fitted, model_dir = made[name]
+    assert method not in Manifest.read(model_dir).output_names
+    model = SklearnModel(model_dir=model_dir, method=method)
+    model.load()
+    assert model.ready, model.problem
+    (output,) = model.outputs
+    assert (output.name, output.names) == (method, names)
+    answers = model.infer(Request({"input": ROWS.tolist()}))[method]
+    wanted = np.asarray(getattr(fitted, method)(ROWS)).reshape(len(ROWS), -1)
+    np.testing.assert_allclose(answers, wanted, rtol=1e-12)
+
+
 def test_a_transformer_without_the_method_is_refused_by_name(made, tmp_path):
     result = run_cli("new", tmp_path / "m", "-f", "sklearn", "-a",
                      made["pca"][1].parent / "pca.joblib", "--method", "predict")  # fmt: skip
