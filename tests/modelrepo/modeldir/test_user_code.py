@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pytest
 import requests
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 from modelrepo.local.process import Microservice
 from wrappers import Manifest, SklearnModel
@@ -127,6 +127,17 @@ def test_the_manifest_records_the_code_the_trust_and_the_packages(made):
     assert manifest.requirements[0] == f"scikit-learn=={manifest.framework_version}"
     pinned = (made / "requirements.txt").read_text().splitlines()
     assert pinned == manifest.requirements
+
+
+def test_check_requires_every_recorded_requirement_in_requirements_txt(made, tmp_path):
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(made), str(copy)], check=True)
+    assert run_cli("check", copy).exit_code == 0
+    pinned = (copy / "requirements.txt").read_text().splitlines()
+    (copy / "requirements.txt").write_text("\n".join(pinned[:1]) + "\n")
+    result = run_cli("check", copy)
+    assert result.exit_code == 1
+    assert f"requirements.txt lacks {pinned[1:]}" in result.output + result.stderr
 
 
 def test_changed_code_is_refused_before_it_is_imported(made, tmp_path):
