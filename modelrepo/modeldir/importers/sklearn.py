@@ -41,11 +41,7 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
                 f"--trust {unused[0]}: the model holds no such name (beyond the allowlist it "
                 f"holds {trusted or 'nothing'})"
             )
-        modules = {usercode.top_module(t) for t in trusted}
-        own = {m for m in modules if not usercode.is_installed(m)}
-        beside = [usercode.source_of(m).parent for m in own] + [p.parent for p in request.code]
-        own |= usercode.neighbours_since(before, beside)
-        code = usercode.copy_modules(own, request.code, work)
+        code, requirements = _user_code(request, trusted, before, work)
     fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(
         artifacts=[SKOPS_FILE],
@@ -59,8 +55,20 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
         options=options,
         trusted_types=trusted,
         code=code,
-        requirements=usercode.pins(modules - own),
+        requirements=requirements,
     )
+
+
+def _user_code(
+    request: NewModel, trusted: list[str], before: set[str], work: Path
+) -> tuple[list[str], list[str]]:
+    """Copies the user's modules that hold trusted names (and the modules beside them that
+    they imported) into ``code/``; pins the installed packages of the other trusted names."""
+    modules = {usercode.top_module(t) for t in trusted}
+    own = {m for m in modules if not usercode.is_installed(m)}
+    beside = [usercode.source_of(m).parent for m in own] + [p.parent for p in request.code]
+    own |= usercode.neighbours_since(before, beside)
+    return usercode.copy_modules(own, request.code, work), usercode.pins(modules - own)
 
 
 def _trust(request: NewModel) -> list[str]:
@@ -69,7 +77,7 @@ def _trust(request: NewModel) -> list[str]:
 
 
 def _check_estimator(estimator: Any, request: NewModel) -> None:
-    """A fitted estimator with predict() and every method asked for."""
+    """A fitted estimator with a method to serve, and every method asked for."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
