@@ -163,6 +163,26 @@ def test_the_recorded_trust_is_what_lets_the_server_load_it(made, tmp_path):
 
 
 @pytest.mark.e2e
+def test_the_image_build_copies_installs_and_checks_it(made, tmp_path):
+    """s2i's assemble (outside an image, as tests/s2i runs it): the copy in the image's
+    directory loads with its code and its recorded trust, and replays its golden pairs."""
+    app = tmp_path / "microservice"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "MODELREPO_SOURCE_DIR": str(made),
+        "MODELREPO_APP_DIR": str(app),
+        "MODELREPO_CONSTRAINTS": str(ROOT / "constraints.txt"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    built = subprocess.run([ROOT / "s2i" / "bin" / "assemble"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "PASSED" in built.stdout
+    assert (app / "code" / "features.py").read_text() == FEATURES
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("started_in", ["the model directory", "another directory"])
 def test_served_answers_equal_the_pipeline(made, expected, tmp_path, started_in):
     if started_in == "the model directory":
