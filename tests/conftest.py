@@ -26,7 +26,13 @@ MODELS_DIR = ROOT / "models"
 WRAPPER_OF = {"sklearn-iris": SklearnModel, "tf-regressor": TFModel, "torch-classifier": TorchModel}
 MODEL_NAMES = sorted(WRAPPER_OF)
 #: models whose contract is not one numeric matrix: a table, texts, an N-D tensor, two inputs
-CONTRACT_MODELS = ["keras-multi-io", "loan-pipeline", "review-sentiment", "torch-digits-cnn"]
+CONTRACT_MODELS = [
+    "hgb-churn",
+    "keras-multi-io",
+    "loan-pipeline",
+    "review-sentiment",
+    "torch-digits-cnn",
+]
 COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS])
 #: the committed nodes of graphs/ that are no model, or were made for a graph
 NODE_MODELS = [

@@ -28,8 +28,9 @@ class Settings(BaseModel):
     model_dir: Path | None = None
     method: str | None = Field(
         default=None,
-        description="sklearn: answer with this method alone (predict_proba, predict or "
-        "decision_function) instead of the manifest's outputs",
+        description="sklearn: answer with this method alone (predict_proba, predict, "
+        "decision_function, predict_log_proba, score_samples or transform) instead of the "
+        "manifest's outputs",
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_request_bytes: int = Field(
@@ -64,7 +65,8 @@ class Settings(BaseModel):
     )
     trusted_types: Names = Field(
         default_factory=list,
-        description="sklearn: types a skops file may hold beyond the built-in allowlist",
+        description="sklearn: types a skops file may hold beyond the built-in allowlist and "
+        "the manifest's trusted_types",
     )
     signature_policy: Literal["require", "warn", "off"] = Field(
         default="warn",

@@ -36,6 +36,7 @@ Examples:
       --like models/sklearn-iris
   modelrepo new stack --kind combiner -f sklearn -a final.joblib --children 2 --like child-dir
   modelrepo new my-model -f sklearn -a m.joblib --sample rows.csv --method predict
+  modelrepo new my-model -f sklearn -a m.joblib --code features.py --trust features.add_ratio
   modelrepo new my-net -f tensorflow -a net.keras --features age,bmi,bp --outputs risk
   modelrepo new my-net -f tensorflow -a exported_saved_model_dir --n-features 10
   modelrepo new my-torch -f torch -a model.pt --module network.py:Net --n-features 10
@@ -99,6 +100,22 @@ KINDS, COMBINES, ROUTES = get_args(Kind), get_args(Combine), get_args(Route)
     help=f"sklearn: the methods to serve as named outputs, of {', '.join(METHODS)}. "
     "[default: predict_proba when the model has it, else predict]",
 )
+@click.option(
+    "--code",
+    "code",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="sklearn: a module of your own that the model imports (repeatable); copied into "
+    "code/ and hashed. Modules beside the artifact or in the working directory are found too.",
+)
+@click.option(
+    "--trust",
+    "trust",
+    multiple=True,
+    metavar="MODULE.NAME",
+    help="sklearn: a function or class beyond the allowlist that the model may import when it "
+    "loads (repeatable); recorded in the manifest.",
+)
 @click.option("--module", metavar="FILE.py:CLASS", help="torch: the file defining the network.")
 @click.option(
     "--init-kwargs",
@@ -151,6 +168,8 @@ def new(
     sample: Path | None,
     tolerance: float | None,
     methods: list[str] | None,
+    code: tuple[Path, ...],
+    trust: tuple[str, ...],
     module: str | None,
     init_kwargs: dict[str, Any],
     ranges: dict[str, tuple[int, int]],
@@ -177,6 +196,8 @@ def new(
         methods = ["transform"]
     if methods and framework != "sklearn":
         raise click.BadParameter("only for --framework sklearn", param_hint="--method")
+    if (code or trust) and framework != "sklearn":
+        raise click.BadParameter("only for --framework sklearn", param_hint="--code/--trust")
     if (module or init_kwargs) and framework != "torch":
         raise click.BadParameter("only for --framework torch", param_hint="--module")
     request = NewModel(
@@ -193,6 +214,8 @@ def new(
         sample=sample,
         tolerance=tolerance,
         methods=methods,
+        code=list(code),
+        trust=list(trust),
         module=module,
         init_kwargs=init_kwargs,
         ranges=ranges,

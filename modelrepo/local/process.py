@@ -67,6 +67,8 @@ class Microservice(Runner):
     log_path: Path | None = None
     #: through ``wrappers.server.launch``; otherwise Seldon's own ``seldon-core-microservice``
     launcher: bool = True
+    #: where the process starts (the model directory unless told otherwise)
+    cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,7 +97,7 @@ class Microservice(Runner):
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             self.command(),
-            cwd=self.model_dir,
+            cwd=self.cwd or self.model_dir,
             env={**os.environ, "MODELREPO_DRAIN_SECONDS": str(self.drain_seconds), **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -101,7 +101,8 @@ def check_model_dir(model_dir: Path) -> Report:
     if mismatches:
         report.add("artifacts", "fail", "; ".join(mismatches))
     else:
-        report.add("artifacts", "ok", f"{len(manifest.artifacts)} file(s), sha256 as recorded")
+        files = len(manifest.artifacts) + len(manifest.code)
+        report.add("artifacts", "ok", f"{files} file(s), sha256 as recorded")
     report.add("signature", *signature_status(model_dir, Settings.resolve({})))
 
     cls, problem = user_class(model_dir, manifest)
@@ -206,6 +207,11 @@ def _check_requirements(report: Report, manifest: Manifest) -> None:
             report.add("requirements", "fail", f"requirements.txt: {exc}")
             return
         pins[canonicalize_name(requirement.name)] = requirement
+    needed = [Requirement(r) for r in manifest.requirements]
+    lacking = [str(r) for r in needed if canonicalize_name(r.name) not in pins]
+    if lacking:
+        report.add("requirements", "fail", f"requirements.txt lacks {lacking}, which it needs")
+        return
     pin = pins.get(canonicalize_name(distribution))
     if pin is None:
         report.add("requirements", "warn", f"requirements.txt does not pin {distribution}")

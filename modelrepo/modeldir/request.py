@@ -43,6 +43,10 @@ class NewModel:
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     #: ``--range``: the inclusive (minimum, maximum) of integer inputs by name (``""``: the only)
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: sklearn: the user's own modules the artifact imports, and names trusted beyond the
+    #: allowlist (``module.function``, ``module.Class``)
+    code: list[Path] = field(default_factory=list)
+    trust: list[str] = field(default_factory=list)
     deployment: DeploymentOptions = field(default_factory=DeploymentOptions)
     force: bool = False
     #: the part the directory plays in an inference graph (the manifest's ``kind``)

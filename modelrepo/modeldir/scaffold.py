@@ -151,7 +151,11 @@ def _build(request: NewModel, work: Path, step: Step) -> Manifest:
         golden=golden_pairs(inputs, outputs, checked, {s.name: answers[s.name] for s in outputs}),
         tolerance=imported.tolerance if request.tolerance is None else request.tolerance,
         options=dict(imported.options),
+        trusted_types=imported.trusted_types,
+        code=[a for path in imported.code for a in artifacts_under(work, path)],
     )
+    pinned = servingfiles.requirements_txt(manifest).splitlines()
+    manifest.requirements = list(dict.fromkeys([*pinned, *imported.requirements]))
     manifest.write(work)
     servingfiles.write(manifest, work, request.deployment)
     return manifest

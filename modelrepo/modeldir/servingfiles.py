@@ -57,6 +57,8 @@ def my_model_py(manifest: Manifest) -> str:
 def requirements_txt(manifest: Manifest) -> str:
     """The framework at the version the artifact was saved with, its companions (and pandas,
     which table inputs are decoded into) as installed."""
+    if manifest.requirements:  # recorded when the model was made
+        return "\n".join(manifest.requirements) + "\n"
     wrapper = wrapper_for(manifest.framework)
     companions = list(wrapper.companions)
     if any(isinstance(spec, TableSpec) for spec in manifest.inputs):

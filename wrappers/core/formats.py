@@ -40,6 +40,31 @@ KNOWN_SKLEARN_TYPES = (
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
 )
 
+#: scikit-learn's own internals that fitted estimators hold beside their arrays: helper objects,
+#: and functions they call by reference (HistGradientBoosting's ``from_dtype`` preprocessor is a
+#: ``functools.partial`` of ``check_array``); skops trusts a partial only when its function and
+#: arguments are trusted too
+SKLEARN_INTERNALS = (
+    "functools.partial",
+    "numpy.mean",
+    "sklearn.utils.validation.check_array",
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.utils._metadata_requests.MetadataRequest",
+    "sklearn.utils._metadata_requests.MethodMetadataRequest",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.cluster._bisect_k_means._BisectingTree",
+    "sklearn.cluster._kmeans._kmeans_single_elkan",
+    "sklearn.cluster._kmeans._kmeans_single_lloyd",
+    "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
+    "sklearn.metrics._scorer._CurveScorer",
+    "sklearn.metrics._scorer._PassthroughScorer",
+    "sklearn.metrics._scorer._Scorer",
+    "sklearn.multiclass._ConstantPredictor",
+    "scipy.interpolate._bsplines.BSpline",
+    "scipy._lib.array_api_compat.numpy._aliases.asarray",
+)
+
 
 def require_pickle_allowed(settings: Settings, path: Path, what: str) -> None:
     """Refuses to unpickle ``path`` unless the deployment set ``allow_pickle``."""
@@ -61,7 +86,49 @@ def sklearn_allowlist() -> tuple[str, ...]:
     from sklearn.utils import all_estimators
 
     estimators = (f"{cls.__module__}.{cls.__qualname__}" for _, cls in all_estimators())
-    return tuple(sorted({*estimators, *KNOWN_SKLEARN_TYPES}))
+    return tuple(sorted({*estimators, *KNOWN_SKLEARN_TYPES, *sklearn_internals()}))
+
+
+def sklearn_internals() -> set[str]:
+    """The listed internals, and the families scikit-learn names itself: losses, Gaussian
+    process kernels, cross-validation splitters, its scorers' metrics, the univariate score
+    functions of ``feature_selection``, and scipy's sparse matrices."""
+    import scipy.sparse
+    from sklearn import feature_selection, model_selection
+    from sklearn._loss import loss
+    from sklearn.gaussian_process import kernels
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    families = (
+        (loss, loss.BaseLoss),
+        (kernels, kernels.Kernel),
+        (model_selection, model_selection.BaseCrossValidator),
+        (model_selection, model_selection.BaseShuffleSplit),
+        (scipy.sparse, scipy.sparse.spmatrix),
+        (scipy.sparse, scipy.sparse.sparray),
+    )
+    classes = {
+        obj for module, base in families for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, base)
+    }  # fmt: skip
+    metrics = {get_scorer(name)._score_func for name in get_scorer_names()}
+    scores = {getattr(feature_selection, name) for name in UNIVARIATE_SCORES}
+    return {*SKLEARN_INTERNALS, *(_qualified(o) for o in {*classes, *metrics, *scores})}
+
+
+#: ``feature_selection``'s score functions (``SelectKBest(score_func=...)``)
+UNIVARIATE_SCORES = (
+    "chi2",
+    "f_classif",
+    "f_regression",
+    "mutual_info_classif",
+    "mutual_info_regression",
+    "r_regression",
+)
+
+
+def _qualified(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
 
 
 def trusted_types(extra: Iterable[str] = ()) -> list[str]:

@@ -24,6 +24,8 @@ from wrappers.contract import Spec, TensorSpec
 from wrappers.errors import ManifestError
 
 MANIFEST_FILE = "manifest.json"
+#: where a model directory keeps the user's own modules that its artifact imports
+CODE_DIR = "code"
 SCHEMA_VERSION = 2
 #: ``builtin``: a combiner or router of ``wrappers.frameworks.builtin``, from a JSON file
 Framework = Literal["sklearn", "tensorflow", "torch", "builtin"]
@@ -65,6 +67,13 @@ class Manifest(BaseModel):
     golden: list[GoldenPair] = Field(default_factory=list)
     tolerance: float = Field(default=1e-6, ge=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: what loading needs beyond the framework, so it travels with the hashes: the types
+    #: beyond the allowlist that the artifact holds and its maker trusted (``--trust``) ...
+    trusted_types: list[str] = Field(default_factory=list)
+    #: ... the user's own modules it imports, under ``code/``, hashed as artifacts are ...
+    code: list[Artifact] = Field(default_factory=list)
+    #: ... and the packages it needs, pinned (what requirements.txt installs)
+    requirements: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _named_once(self) -> Manifest:
@@ -124,9 +133,10 @@ class Manifest(BaseModel):
         return path
 
     def artifact_mismatches(self, model_dir: Path) -> list[str]:
-        """Names every artifact file that is missing or whose sha256 differs from the record."""
+        """Names every artifact (or code) file that is missing or whose sha256 differs from
+        the record."""
         problems = []
-        for artifact in self.artifacts:
+        for artifact in [*self.artifacts, *self.code]:
             file = Path(model_dir) / artifact.path
             if not file.is_file():
                 problems.append(f"{artifact.path}: missing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -24,7 +25,13 @@ from wrappers.contract import Spec, TensorSpec, max_elements
 from wrappers.core.batching import MicroBatcher
 from wrappers.core.budget import Budget
 from wrappers.core.combine import read_children
-from wrappers.core.manifest import MANIFEST_FILE, Manifest, artifacts_under, python_version
+from wrappers.core.manifest import (
+    CODE_DIR,
+    MANIFEST_FILE,
+    Manifest,
+    artifacts_under,
+    python_version,
+)
 from wrappers.core.signing import verified_source
 from wrappers.errors import (
     InvalidInput,
@@ -206,6 +213,7 @@ class ServedModel(ABC):
                 self._verify_artifacts()
                 self._check_framework_version()
                 self.budget.limit_native_threads()
+                self._import_code()
                 self._load()
         except ModelLoadError:
             raise
@@ -341,6 +349,15 @@ class ServedModel(ABC):
             "versions": [m.version],
             "platform": f"{m.framework}-{m.framework_version}",
         }
+
+    def _import_code(self) -> None:
+        """Puts the model's own modules (``code/``, verified with the artifacts) first on the
+        import path, wherever the server was started, so the artifact can import them."""
+        if not self.manifest.code:
+            return
+        path = str(self.source / CODE_DIR)
+        if path not in sys.path:
+            sys.path.insert(0, path)
 
     # ---- verification ------------------------------------------------------------------------
 

@@ -39,3 +39,9 @@ class Imported:
     ranges: Ranges | None = None
     #: the one batch size the artifact takes (a program traced without a free batch)
     batch: int | None = None
+    #: names beyond the allowlist that the stored artifact holds, each trusted by the user
+    trusted_types: list[str] = field(default_factory=list)
+    #: the user's modules copied into the directory (``code/...``)
+    code: list[str] = field(default_factory=list)
+    #: installed packages the artifact needs beyond the framework's, pinned
+    requirements: list[str] = field(default_factory=list)

@@ -15,7 +15,14 @@ from wrappers.core.manifest import MANIFEST_FILE
 from wrappers.errors import ManifestError
 
 #: the estimator methods served as outputs, each output named by its method
-METHODS = ("predict_proba", "predict", "decision_function", "transform")
+METHODS = (
+    "predict_proba",
+    "predict",
+    "decision_function",
+    "predict_log_proba",
+    "score_samples",
+    "transform",
+)
 #: what a model directory held before skops: served only with ``allow_pickle``
 PICKLE_FILE = "model.joblib"
 
@@ -40,54 +47,53 @@ def describe_outputs(
     estimator: Any, methods: Sequence[str] | None = None
 ) -> tuple[list[TensorSpec], dict[str, Any]]:
     """One output per method (by default the probabilities of a classifier, else its
-    predictions), and the classes as options."""
+    predictions, else what it transforms to), and the classes as options."""
     classes = [_plain(c) for c in getattr(estimator, "classes_", [])]
     label = "string" if any(isinstance(c, str) for c in classes) else "int64"
     if not classes:
         label = "float64"
     methods = list(methods or default_methods(estimator))
-    outputs = [
-        transform_spec(estimator)
-        if m == "transform"
-        else output_spec(m, [str(c) for c in classes], label)
-        for m in methods
-    ]
-    options: dict[str, Any] = {"classes": [str(c) for c in classes]} if classes else {}
+    names = [str(c) for c in classes]
+    outputs = [output_spec(m, names, label, transformed_names(estimator, m)) for m in methods]
+    options: dict[str, Any] = {"classes": names} if classes else {}
     return outputs, options
 
 
 def default_methods(estimator: Any) -> list[str]:
-    """A classifier answers its probabilities, a transformer (or a Pipeline without a final
-    estimator) its transform, anything else its predictions."""
-    if hasattr(estimator, "predict_proba"):
-        return ["predict_proba"]
-    return ["predict"] if hasattr(estimator, "predict") else ["transform"]
+    """A classifier answers its probabilities, a predictor its predictions, a transformer
+    (or a Pipeline ending in one) what it transforms to."""
+    for method in ("predict_proba", "predict", "transform"):
+        if hasattr(estimator, method):
+            return [method]
+    return ["predict"]
 
 
-def transform_spec(estimator: Any) -> TensorSpec:
-    """A transformer's output: its ``get_feature_names_out()`` as the columns."""
-    try:
-        names = [str(n) for n in estimator.get_feature_names_out()]
-    except (AttributeError, ValueError, TypeError) as exc:
-        raise ManifestError(
-            f"{type(estimator).__name__} does not name its output columns "
-            "(get_feature_names_out); fit it on named columns or serve another method"
-        ) from exc
-    return TensorSpec(name="transform", dtype="float64", shape=[-1, len(names)], names=names)
-
-
-def dense(value: Any) -> np.ndarray:
-    """A method's answer as a dense array (a transformer may answer a sparse matrix)."""
-    return np.asarray(value.toarray() if hasattr(value, "toarray") else value)
-
-
-def output_spec(method: str, classes: list[str], label: str) -> TensorSpec:
-    if method == "predict_proba" or (method == "decision_function" and len(classes) > 2):
+def output_spec(
+    method: str, classes: list[str], label: str, columns: list[str] | None = None
+) -> TensorSpec:
+    """The output a method gives: a column per class for probabilities (and a multi-class
+    decision function), a column per transformed feature, else one column."""
+    per_class = ("predict_proba", "predict_log_proba")
+    if method in per_class or (method == "decision_function" and len(classes) > 2):
         return TensorSpec(name=method, dtype="float64", shape=[-1, len(classes)], names=classes)
-    if method == "decision_function":
-        return TensorSpec(name=method, dtype="float64", shape=[-1, 1], names=["decision"])
+    if method == "transform":
+        width = len(columns) if columns else -1
+        return TensorSpec(name=method, dtype="float64", shape=[-1, width], names=columns)
+    single = {"decision_function": "decision", "score_samples": "score"}
+    if method in single:
+        return TensorSpec(name=method, dtype="float64", shape=[-1, 1], names=[single[method]])
     column = "class" if classes else "prediction"
     return TensorSpec(name=method, dtype=label, shape=[-1, 1], names=[column])  # type: ignore[arg-type]
+
+
+def transformed_names(estimator: Any, method: str) -> list[str] | None:
+    """The columns ``transform`` gives, from ``get_feature_names_out`` (None: not known)."""
+    if method != "transform" or not hasattr(estimator, "get_feature_names_out"):
+        return None
+    try:
+        return [str(n) for n in estimator.get_feature_names_out()]
+    except (AttributeError, NotImplementedError, ValueError, TypeError):
+        return None
 
 
 def input_spec(estimator: Any, sample: Any = None) -> Spec:
@@ -103,8 +109,12 @@ def input_spec(estimator: Any, sample: Any = None) -> Spec:
     frame = _frame(sample, names)
     numeric = frame is None or all(frame[n].dtype.kind in "iuf" for n in names)
     if names and (encoded or not numeric):
-        imputed = imputed_columns(estimator)
-        return TableSpec(name="table", columns=[_column(n, frame, encoded, imputed) for n in names])
+        # a model that takes NaN anywhere (HistGradientBoosting, XGBoost, LightGBM) takes a
+        # null in every column; otherwise where an imputer fills it or the sample had one
+        nullable = set(names) if accepts_nan(estimator) else imputed_columns(estimator)
+        return TableSpec(
+            name="table", columns=[_column(n, frame, encoded, nullable) for n in names]
+        )
     width = getattr(estimator, "n_features_in_", None) or (
         np.shape(sample)[1] if sample is not None else None
     )
@@ -122,9 +132,9 @@ def input_spec(estimator: Any, sample: Any = None) -> Spec:
 
 
 def _column(
-    name: str, frame: Any, encoded: dict[str, list[Any] | None], imputed: set[str]
+    name: str, frame: Any, encoded: dict[str, list[Any] | None], nullable_columns: set[str]
 ) -> Column:
-    nullable = name in imputed or (frame is not None and bool(frame[name].isna().any()))
+    nullable = name in nullable_columns or (frame is not None and bool(frame[name].isna().any()))
     if name in encoded:
         categories = encoded[name]
         if categories is None:  # the encoder takes unknown values too
@@ -155,12 +165,40 @@ def encoded_columns(estimator: Any) -> dict[str, list[Any] | None]:
     found: dict[str, list[Any] | None] = {}
     for transformer, columns in _column_steps(estimator):
         categories = getattr(transformer, "categories_", None)
+        if categories is None:
+            found.update(_learned_categories(transformer, columns))
         if categories is None or not hasattr(transformer, "handle_unknown"):
             continue
         known = transformer.handle_unknown == "error"
         for column, values in zip(columns, categories, strict=False):
             found[column] = [_plain(v) for v in values if not _is_nan(v)] if known else None
     return found
+
+
+def _learned_categories(estimator: Any, columns: list[str]) -> dict[str, list[Any]]:
+    """The categories HistGradientBoosting learned from pandas ``category`` columns
+    (``categorical_features="from_dtype"``). It would take an unknown value as missing; the
+    contract names the known ones, so a misspelt category is refused, not silently dropped."""
+    preprocessor = getattr(estimator, "_preprocessor", None)
+    mask = getattr(estimator, "is_categorical_", None)
+    if preprocessor is None or mask is None or len(columns) != len(mask):
+        return {}
+    encoder = preprocessor.named_transformers_.get("encoder")
+    chosen = [c for c, categorical in zip(columns, mask, strict=True) if categorical]
+    return {
+        column: [_plain(v) for v in values if not _is_nan(v)]
+        for column, values in zip(chosen, getattr(encoder, "categories_", []), strict=False)
+    }
+
+
+def accepts_nan(estimator: Any) -> bool:
+    """The estimator's own word (its ``allow_nan`` input tag) that NaN is a valid input."""
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except (ImportError, AttributeError, TypeError):
+        return False
 
 
 def imputed_columns(estimator: Any) -> set[str]:

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from wrappers.frameworks.sklearn.describe import accepts_nan
+
 logger = logging.getLogger(__name__)
 
 PROBE_ROWS = 256
@@ -232,15 +234,6 @@ def _members(estimator: Any) -> list[Any]:
     return list(np.asarray(estimator.estimators_, dtype=object).ravel())
 
 
-def _accepts_nan(estimator: Any) -> bool:
-    try:
-        from sklearn.utils import get_tags
-
-        return bool(get_tags(estimator).input_tags.allow_nan)
-    except (ImportError, AttributeError):
-        return False
-
-
 def _why_unsupported(estimator: Any) -> str | None:
     import sklearn
     from packaging.version import Version
@@ -330,7 +323,7 @@ def _join(estimator: Any) -> FastPredictor | None:
         depth=depth,
         combine=combine,
         classes=np.asarray(estimator.classes_) if classifier else None,
-        accepts_nan=_accepts_nan(estimator),
+        accepts_nan=accepts_nan(estimator),
         max_rows=max(1, max_rows),
         start=start,
     )

@@ -15,8 +15,8 @@ from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
 from wrappers.frameworks.sklearn.describe import (
     METHODS,
-    dense,
     describe,
+    describe_outputs,
     output_spec,
     unverified_artifact,
 )
@@ -76,7 +76,11 @@ class SklearnRuntime(ServedModel):
     def _read(self, path: Path) -> Any:
         """skops against the allowlist; joblib (a pickle) only with ``allow_pickle``."""
         if path.suffix == ".skops":
-            return load_skops(path, self.settings.trusted_types)
+            # the manifest's choice (none while an unverified directory is described) and the
+            # deployment's
+            manifest = getattr(self, "manifest", None)
+            recorded = manifest.trusted_types if manifest is not None else []
+            return load_skops(path, [*recorded, *self.settings.trusted_types])
         require_pickle_allowed(self.settings, path, "a joblib pickle")
         import joblib
 
@@ -93,6 +97,9 @@ class SklearnRuntime(ServedModel):
                 f"{type(self.estimator).__name__} has no {', '.join(missing)}(); "
                 f"set the method parameter to one of {usable}"
             )
+        method = self.settings.method
+        if method and method not in self.manifest.output_names:  # described by the estimator
+            self.served = describe_outputs(self.estimator, [method])[0]
         if self.settings.fast_trees and self.manifest.matrix is not None:
             self.fast_path = compile_estimator(self.estimator)
         logger.info(
@@ -104,7 +111,7 @@ class SklearnRuntime(ServedModel):
     def _call(self, method: str, X: Any) -> np.ndarray:
         fast = self.fast_path
         model = fast if fast is not None and method in fast.methods else self.estimator
-        return dense(getattr(model, method)(X)).reshape(len(X), -1)
+        return method_answer(model, method, X)
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
         (X,) = inputs.values()
@@ -124,6 +131,15 @@ class SklearnRuntime(ServedModel):
     def _reference_predict(self, inputs: dict[str, Any]) -> Outputs:
         (X,) = inputs.values()
         return {s.name: self._call(s.name, X) for s in self.manifest.outputs}
+
+
+def method_answer(model: Any, method: str, X: Any) -> np.ndarray:
+    """What ``model.<method>(X)`` answers, dense, one row per input row (an encoder's
+    ``transform`` may answer a sparse matrix)."""
+    value = getattr(model, method)(X)
+    if hasattr(value, "toarray"):
+        value = value.toarray()
+    return np.asarray(value).reshape(len(X), -1)
 
 
 def fit_jobs_to_budget(estimator: Any, threads: int) -> None:
