@@ -1,4 +1,5 @@
-"""Seldon Core 1.x user classes for scikit-learn, TensorFlow and PyTorch model directories.
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch and sentence-transformers
+model directories.
 
 Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
 server's additions (``wrappers.server.component``). Framework libraries are imported only when a
@@ -16,6 +17,7 @@ from wrappers.errors import (
     NotServed,
     PayloadTooLarge,
 )
+from wrappers.frameworks.sentence_transformers.model import SentenceTransformerRuntime
 from wrappers.frameworks.sklearn.model import SklearnRuntime
 from wrappers.frameworks.tensorflow.model import TFRuntime
 from wrappers.frameworks.torch.model import TorchRuntime
@@ -34,8 +36,12 @@ class TorchModel(SeldonComponent, TorchRuntime):
     """A PyTorch model directory (safetensors weights and their network) as a Seldon user class."""
 
 
+class SentenceTransformerModel(SeldonComponent, SentenceTransformerRuntime):
+    """A sentence-transformers model directory (texts in, embeddings out) as a Seldon user class."""
+
+
 WRAPPERS: dict[str, type[SeldonComponent]] = {
-    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)
+    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel, SentenceTransformerModel)
 }
 
 
@@ -54,6 +60,7 @@ __all__ = [
     "ModelNotReady",
     "NotServed",
     "PayloadTooLarge",
+    "SentenceTransformerModel",
     "ServedModel",
     "SklearnModel",
     "TFModel",

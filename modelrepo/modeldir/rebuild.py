@@ -12,18 +12,38 @@ from pathlib import Path
 
 import click
 
+from wrappers.core.manifest import Manifest
+
+#: places a directory's uncommitted artifacts (too large for git) in it, as the manifest pins them
+Place = Callable[[Path], None]
+
 
 def rebuild_command(
-    name: str, description: str, make: Callable[[Path], list[str]], model_dir: Path
+    name: str,
+    description: str,
+    make: Callable[[Path], list[str]],
+    model_dir: Path,
+    place: Place | None = None,
 ) -> click.Command:
     """``make`` trains and saves the user's artifact and sample in a temporary directory and
     returns the ``modelrepo new`` arguments for them; ``modelrepo new`` then runs as a user
     would run it (its own process) and its directory is copied into ``--out``, beside the files
-    it does not write (train.py, README.md), with no stale artifact directory left behind."""
+    it does not write (train.py, README.md), with no stale artifact directory left behind.
+
+    A directory whose artifacts are not committed passes ``place``: ``--artifacts-only`` then
+    writes just them beside the committed manifest and checks each against its sha256."""
 
     @click.command()
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=model_dir)
-    def main(out: Path) -> None:
+    @click.option(
+        "--artifacts-only",
+        is_flag=True,
+        help="Only place the artifacts the committed manifest pins, and check their hashes.",
+    )
+    def main(out: Path, artifacts_only: bool) -> None:
+        if artifacts_only:
+            place_artifacts(name, out, place)
+            return
         with tempfile.TemporaryDirectory() as tmp:
             made = Path(tmp) / "model"
             args = make(Path(tmp))
@@ -37,3 +57,17 @@ def rebuild_command(
         click.echo(f"{name} written to {out}")
 
     return main
+
+
+def place_artifacts(name: str, model_dir: Path, place: Place | None) -> None:
+    """Writes the uncommitted artifacts unless they are in place already; refuses any whose
+    sha256 differs from the manifest's, as the server would."""
+    if place is None:
+        raise click.UsageError(f"{name} commits its artifacts; there is nothing to place")
+    manifest = Manifest.read(model_dir)
+    if manifest.artifact_mismatches(model_dir):
+        place(model_dir)
+    problems = manifest.artifact_mismatches(model_dir)
+    if problems:
+        raise click.ClickException(f"{name}: the placed artifacts differ: {'; '.join(problems)}")
+    click.echo(f"{name}: {len(manifest.artifacts)} artifact files in place in {model_dir}")

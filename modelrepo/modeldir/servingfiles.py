@@ -59,7 +59,7 @@ def requirements_txt(manifest: Manifest) -> str:
     if any(isinstance(spec, TableSpec) for spec in manifest.inputs):
         companions.append("pandas")
     pins = [f"{wrapper.distribution}=={Version(manifest.framework_version).public}"]
-    pins += [f"{name}=={metadata.version(name)}" for name in companions]
+    pins += [f"{name}=={Version(metadata.version(name)).public}" for name in companions]
     return "\n".join(pins) + "\n"
 
 
