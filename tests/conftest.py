@@ -27,7 +27,9 @@ WRAPPER_OF = {"sklearn-iris": SklearnModel, "tf-regressor": TFModel, "torch-clas
 MODEL_NAMES = sorted(WRAPPER_OF)
 #: models whose contract is not one numeric matrix: a table, texts, an N-D tensor, two inputs
 CONTRACT_MODELS = ["keras-multi-io", "loan-pipeline", "review-sentiment", "torch-digits-cnn"]
-COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS])
+#: models whose work dominates, their weights placed by `make weights` (not committed)
+LARGE_MODELS = ["minilm-embeddings", "torch-resnet18"]
+COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS, *LARGE_MODELS])
 
 
 @pytest.fixture(scope="session", params=MODEL_NAMES)
