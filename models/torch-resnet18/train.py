@@ -29,6 +29,15 @@ CLASSES = 1000
 NAME = "torch-resnet18"
 DESCRIPTION = "ResNet18 (seeded random weights, 1000 logits) on float32 3x224x224 images."
 HERE = Path(__file__).parent
+#: chosen from bench/results/batching/torch-resnet18.md: its CPU per image hardly falls with
+#: the batch, so one worker keeps both cores for each call (a lone request is as fast as the
+#: bare call) and batches of up to 8 only spare the per-call costs (docs/performance.md)
+WORKERS, THREADS = 1, 8
+TUNING = {
+    "GRPC_THREADS": str(THREADS),
+    "MODELREPO_MICROBATCH_ROWS": "8",
+    "MODELREPO_MICROBATCH_WAIT_MS": "5",
+}
 
 
 def build() -> ResNet18:
@@ -58,6 +67,8 @@ def export(directory: Path) -> list[str]:
         "-a", str(directory / "model.pt"),
         "--module", f"{directory / 'network.py'}:ResNet18",
         "--sample", str(directory / "image.npy"),
+        "--workers", str(WORKERS),
+        "--threads", str(THREADS),
     ]  # fmt: skip
 
 
@@ -66,7 +77,7 @@ def place(model_dir: Path) -> None:
     save_safetensors(build().state_dict(), model_dir / SAFETENSORS_FILE)
 
 
-main = rebuild_command(NAME, DESCRIPTION, export, HERE, place)
+main = rebuild_command(NAME, DESCRIPTION, export, HERE, place, TUNING)
 
 if __name__ == "__main__":
     main()

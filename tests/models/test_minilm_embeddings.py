@@ -23,6 +23,7 @@ from seldon_core.utils import seldon_message_to_json
 from sentence_transformers import SentenceTransformer
 
 from modelrepo.local.process import Microservice
+from modelrepo.modeldir.servingfiles import read_s2i_environment
 from wrappers import Manifest, SentenceTransformerModel
 from wrappers.contract import TensorSpec, TextSpec
 from wrappers.errors import ModelLoadError
@@ -215,3 +216,13 @@ def test_v2_grpc_answers_equal_sentence_transformers(service, reference):
         np.frombuffer(raw[0], dtype="<f4") if raw else np.asarray(output.contents.fp32_contents)
     ).reshape(len(TEXTS), 384)
     np.testing.assert_allclose(served, expected(reference, TEXTS), atol=ATOL, rtol=0)
+
+
+def test_a_refresh_keeps_the_batching_chosen_for_the_model(tmp_path):
+    model_dir = tmp_path / NAME
+    shutil.copytree(MODEL_DIR, model_dir, ignore=shutil.ignore_patterns("model", "__pycache__"))
+    chosen = read_s2i_environment(MODEL_DIR)
+    assert int(chosen["MODELREPO_MICROBATCH_ROWS"]) > 1 and int(chosen["GUNICORN_THREADS"]) > 1
+    result = run_cli("refresh", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert read_s2i_environment(model_dir) == chosen
