@@ -25,21 +25,24 @@ def load_encoder(folder: Path, threads: int | None = None) -> Any:
 
     if threads is not None:
         torch.set_num_threads(threads)
-    return SentenceTransformer(
+    encoder = SentenceTransformer(
         str(folder), device="cpu", local_files_only=True, trust_remote_code=False
     )
+    return encoder.eval()
 
 
 def encode(encoder: Any, texts: list[str], normalize: bool) -> np.ndarray:
-    """float32 embeddings, one row per text, in one pass over the batch (no progress bar:
-    the server logs at INFO, where sentence-transformers would draw one per call)."""
-    return encoder.encode(
-        texts,
-        batch_size=max(1, len(texts)),
-        normalize_embeddings=normalize,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    """float32 embeddings, one row per text: the batch tokenized once and run as one forward
+    pass. ``encode()`` would add about 1 ms of Python a call (``eval()``, device look-ups,
+    sorting by length, a progress bar under the server's INFO logging) for the same numbers."""
+    import torch
+
+    features = encoder.preprocess(texts)
+    with torch.inference_mode():
+        embeddings = encoder(features)["sentence_embedding"]
+    if normalize:
+        embeddings = torch.nn.functional.normalize(embeddings, dim=1)
+    return embeddings.numpy()
 
 
 def describe(encoder: Any) -> tuple[list[Spec], list[TensorSpec]]:
