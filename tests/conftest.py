@@ -33,7 +33,9 @@ CONTRACT_MODELS = [
     "review-sentiment",
     "torch-digits-cnn",
 ]
-COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS])
+#: models whose work dominates, their weights placed by `make weights` (not committed)
+LARGE_MODELS = ["minilm-embeddings", "torch-resnet18"]
+COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS, *LARGE_MODELS])
 #: the committed nodes of graphs/ that are no model, or were made for a graph
 NODE_MODELS = [
     "iris-mean-combiner",

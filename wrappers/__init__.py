@@ -1,5 +1,5 @@
-"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch and built-in model
-directories.
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch, sentence-transformers
+and built-in model directories.
 
 Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
 server's additions (``wrappers.server.component``). Framework libraries are imported only when a
@@ -18,6 +18,7 @@ from wrappers.errors import (
     PayloadTooLarge,
 )
 from wrappers.frameworks.builtin.model import BuiltinRuntime
+from wrappers.frameworks.sentence_transformers.model import SentenceTransformerRuntime
 from wrappers.frameworks.sklearn.model import SklearnRuntime
 from wrappers.frameworks.tensorflow.model import TFRuntime
 from wrappers.frameworks.torch.model import TorchRuntime
@@ -40,8 +41,13 @@ class BuiltinModel(SeldonComponent, BuiltinRuntime):
     """A built-in combiner or router (``combiner.json``, ``router.json``) as a Seldon user class."""
 
 
+class SentenceTransformerModel(SeldonComponent, SentenceTransformerRuntime):
+    """A sentence-transformers model directory (texts in, embeddings out) as a Seldon user class."""
+
+
 WRAPPERS: dict[str, type[SeldonComponent]] = {
-    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel, BuiltinModel)
+    cls.framework: cls
+    for cls in (SklearnModel, TFModel, TorchModel, SentenceTransformerModel, BuiltinModel)
 }
 
 
@@ -61,6 +67,7 @@ __all__ = [
     "ModelNotReady",
     "NotServed",
     "PayloadTooLarge",
+    "SentenceTransformerModel",
     "ServedModel",
     "SklearnModel",
     "TFModel",

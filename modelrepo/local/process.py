@@ -98,12 +98,21 @@ class Microservice(Runner):
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.cwd or self.model_dir,
-            env={**os.environ, "MODELREPO_DRAIN_SECONDS": str(self.drain_seconds), **self.env},
+            env={**os.environ, **self.sizing(), **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
+
+    def sizing(self) -> dict[str, str]:
+        """The drain, and the workers and threads as variables too: each worker's thread budget
+        (``wrappers.core.budget``) reads them, and gunicorn's flags do not reach it."""
+        return {
+            "MODELREPO_DRAIN_SECONDS": str(self.drain_seconds),
+            "GUNICORN_WORKERS": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+        }
 
     def ready(self) -> bool:
         """A REST worker answers ``/health/status`` with 200 (loaded and self-checked) and the

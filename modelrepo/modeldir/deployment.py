@@ -49,6 +49,7 @@ MEMORY_MIB = {
     "tensorflow": (640, 256),
     "torch": (1024, 384),
     "builtin": (384, 64),
+    "sentence-transformers": (1024, 512),
 }
 #: where a signing key Secret is mounted (outside /microservice, the model directory)
 KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public.pem"

@@ -22,6 +22,7 @@ import numpy as np
 
 from modelrepo.modeldir import nodes, servingfiles
 from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import sentence_transformers as sentence_transformers_importer
 from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
 from modelrepo.modeldir.importers import torch as torch_importer
@@ -43,6 +44,7 @@ IMPORTERS = {
     "sklearn": sklearn_importer.import_artifact,
     "tensorflow": tensorflow_importer.import_artifact,
     "torch": torch_importer.import_artifact,
+    "sentence-transformers": sentence_transformers_importer.import_artifact,
 }
 #: golden pairs keep at most this many sample rows, so manifests stay readable
 MAX_SAMPLE_ROWS = 10

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -64,17 +65,34 @@ def requirements_txt(manifest: Manifest) -> str:
     if any(isinstance(spec, TableSpec) for spec in manifest.inputs):
         companions.append("pandas")
     pins = [f"{wrapper.distribution}=={Version(manifest.framework_version).public}"]
-    pins += [f"{name}=={metadata.version(name)}" for name in companions]
+    pins += [f"{name}=={Version(metadata.version(name)).public}" for name in companions]
     return "\n".join(pins) + "\n"
 
 
-def s2i_environment(options: DeploymentOptions, service_type: str = "MODEL") -> str:
+#: the variables every ``.s2i/environment`` sets from the deployment's choices
+S2I_KEYS = ("MODEL_NAME", "SERVICE_TYPE", "PERSISTENCE", "GUNICORN_WORKERS", "GUNICORN_THREADS")
+
+
+def s2i_environment(
+    options: DeploymentOptions,
+    service_type: str = "MODEL",
+    tuning: Mapping[str, str] | None = None,
+) -> str:
     """What the image runs (as Seldon's type of the node: MODEL, ROUTER, ...), with the
-    deployment's workers and threads so both agree."""
+    deployment's workers and threads so both agree, then the model's own tuning
+    (micro-batching, gRPC threads), kept as a rewrite finds it."""
+    extra = "".join(f"{key}={value}\n" for key, value in (tuning or {}).items())
     return (
         f"MODEL_NAME={USER_CLASS}\nSERVICE_TYPE={service_type}\nPERSISTENCE=0\n"
-        f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n"
+        f"GUNICORN_WORKERS={options.workers}\nGUNICORN_THREADS={options.threads}\n{extra}"
     )
+
+
+def s2i_tuning(model_dir: Path) -> dict[str, str]:
+    """The variables a model's ``.s2i/environment`` sets beyond the standard ones."""
+    if not (Path(model_dir) / ".s2i" / "environment").is_file():
+        return {}
+    return {k: v for k, v in read_s2i_environment(model_dir).items() if k not in S2I_KEYS}
 
 
 def read_s2i_environment(model_dir: Path) -> dict[str, str]:
@@ -113,7 +131,9 @@ def render(
     return {
         "MyModel.py": my_model_py(manifest),
         "requirements.txt": requirements_txt(manifest),
-        ".s2i/environment": s2i_environment(options, manifest.microservice_type),
+        ".s2i/environment": s2i_environment(
+            options, manifest.microservice_type, s2i_tuning(model_dir)
+        ),
         "request.json": request_json(manifest),
         DEPLOYMENT_FILE: to_yaml(seldon_deployment(manifest, model_dir, options)),
     }

@@ -7,7 +7,8 @@ thread: the first caller to find the model idle becomes the leader, takes every 
 so far (up to ``max_rows`` rows), runs them as one batch and hands each caller exactly its own
 rows. Alone, a request runs at once (no added latency); under load, batches grow by themselves,
 and with ``max_wait_s`` a leader may wait briefly for as many requests as its last batch had.
-The model must treat rows independently, as every ``predict`` does.
+The model must treat rows independently, as every ``predict`` does. Rows are an array's first
+dimension (any rank) or a list's items (texts); the answer is always an array.
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Model = Callable[[np.ndarray], np.ndarray]
+#: a batch of rows: an array (rows along its first dimension) or a list of texts
+Rows = np.ndarray | list
+Model = Callable[[Rows], np.ndarray]
+
+
+def join(parts: list[Rows]) -> Rows:
+    """Several callers' rows as one batch, in order."""
+    if isinstance(parts[0], list):
+        return [row for part in parts for row in part]
+    return np.concatenate(parts)
 
 
 @dataclass(eq=False)
 class _Pending:
-    rows: np.ndarray
+    rows: Rows
     output: np.ndarray | None = None
     error: BaseException | None = None
     done: bool = False
@@ -54,7 +64,7 @@ class MicroBatcher:
         self.calls = 0
         self.requests = 0
 
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
+    def __call__(self, rows: Rows) -> np.ndarray:
         if len(rows) >= self.max_rows:
             return self.model(rows)
         mine = _Pending(rows)
@@ -111,7 +121,7 @@ class MicroBatcher:
             if len(group) == 1:
                 group[0].output = self.model(group[0].rows)
             else:
-                output = self.model(np.concatenate([p.rows for p in group]))
+                output = self.model(join([p.rows for p in group]))
                 bounds = np.cumsum([len(p.rows) for p in group])[:-1]
                 for pending, part in zip(group, np.split(output, bounds), strict=True):
                     pending.output = part

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,7 @@ MANIFEST_FILE = "manifest.json"
 CODE_DIR = "code"
 SCHEMA_VERSION = 2
 #: ``builtin``: a combiner or router of ``wrappers.frameworks.builtin``, from a JSON file
-Framework = Literal["sklearn", "tensorflow", "torch", "builtin"]
+Framework = Literal["sklearn", "tensorflow", "torch", "sentence-transformers", "builtin"]
 #: the part a model directory plays in a Seldon inference graph; upper-cased, it is Seldon's
 #: service type (``MODEL``, ``TRANSFORMER``, ``OUTPUT_TRANSFORMER``, ``ROUTER``, ``COMBINER``)
 Kind = Literal["model", "transformer", "output_transformer", "router", "combiner"]
@@ -129,7 +130,7 @@ class Manifest(BaseModel):
                 {"kind": s.kind, **d} for s, d in zip(specs, document[what], strict=True)
             ]
         document = {"schema_version": SCHEMA_VERSION, **document}
-        path.write_text(json.dumps(document, indent=2) + "\n")
+        path.write_text(compact_numbers(json.dumps(document, indent=2)) + "\n")
         return path
 
     def artifact_mismatches(self, model_dir: Path) -> list[str]:
@@ -146,6 +147,16 @@ class Manifest(BaseModel):
                     f"{artifact.sha256}"
                 )
         return problems
+
+
+#: a JSON array of numbers (or null, true, false) that ``indent`` spread over one line each
+NUMBER_ARRAY = re.compile(r"\[\s+([-+.\w]+(?:,\s+[-+.\w]+)*)\s+\]")
+
+
+def compact_numbers(text: str) -> str:
+    """Puts each array of numbers on one line: an image's golden pair stays a few hundred
+    kilobytes instead of one line per pixel."""
+    return NUMBER_ARRAY.sub(lambda m: "[" + re.sub(r",\s+", ", ", m[1]) + "]", text)
 
 
 def upgrade(document: Any) -> Any:
@@ -200,7 +211,8 @@ def golden_pairs(
     specs = [*inputs, *outputs]
     values = {**sample, **answers}
     rows = len(next(iter(sample.values())))
-    cuts = [slice(i, i + 1) for i in range(min(size, rows))] + [slice(0, rows)]
+    cuts = [slice(i, i + 1) for i in range(min(size, rows))]
+    cuts += [slice(0, rows)] if rows > 1 else []  # one row: the whole batch is that pair
     if any(isinstance(s, TensorSpec) and s.shape[0] != -1 for s in inputs):
         cuts = [slice(0, rows)]  # a fixed batch takes no single rows
     pairs = []

@@ -21,7 +21,7 @@ from packaging.version import Version
 
 from wrappers import codecs
 from wrappers.codecs.numpy import to_wire
-from wrappers.contract import Spec, TensorSpec, max_elements
+from wrappers.contract import Spec, TableSpec, TensorSpec, max_elements
 from wrappers.core.batching import MicroBatcher
 from wrappers.core.budget import Budget
 from wrappers.core.combine import read_children
@@ -221,23 +221,7 @@ class ServedModel(ABC):
             raise ModelLoadError(f"{name}: cannot load {self.model_dir}: {exc}") from exc
         mismatch = self._golden_mismatch() if self.settings.verify_golden else None
         self.ready, self.problem = mismatch is None, mismatch or ""
-        # batches form across a worker's threads; created here as its lock must not cross a fork
-        matrix, outputs = self.manifest.matrix, self.outputs
-        if (
-            matrix is not None
-            and self.manifest.kind != "router"  # one route per request, not per row
-            and len(outputs) == 1
-            and self.settings.microbatch_rows > 1
-            and self.budget.threads > 1
-        ):
-            wait = self.settings.microbatch_wait_ms / 1000
-            name, output = matrix.name, outputs[0].name
-            batcher = self.batcher = MicroBatcher(
-                lambda rows: self._predict({name: rows})[output],
-                self.settings.microbatch_rows,
-                wait,
-            )
-            self._run = lambda inputs: {output: batcher(inputs[name])}
+        self._batch_across_threads()
         if mismatch:
             logger.error("%s is NOT ready: %s", name, mismatch)
         elif not self.verified:
@@ -250,6 +234,30 @@ class ServedModel(ABC):
                 os.getpid(),
                 time.perf_counter() - started,
             )
+
+    def _batch_across_threads(self) -> None:
+        """Runs concurrent requests of a one-input, one-output model (a tensor of any rank or
+        texts) as one call when a worker's threads or the gRPC server's (``GRPC_THREADS``) may
+        hold several; created in ``load`` as its lock must not cross a fork."""
+        (single, *others) = self.manifest.inputs
+        outputs = self.outputs
+        if (
+            others
+            or isinstance(single, TableSpec)
+            or (isinstance(single, TensorSpec) and single.shape[0] != -1)  # a fixed batch
+            or self.manifest.kind == "router"  # one route per request, not per row
+            or len(outputs) != 1
+            or self.settings.microbatch_rows <= 1
+            or max(self.budget.threads, int(os.environ.get("GRPC_THREADS", 1))) <= 1
+        ):
+            return
+        name, output = single.name, outputs[0].name
+        batcher = self.batcher = MicroBatcher(
+            lambda rows: self._predict({name: rows})[output],
+            self.settings.microbatch_rows,
+            self.settings.microbatch_wait_ms / 1000,
+        )
+        self._run = lambda inputs: {output: batcher(inputs[name])}
 
     def infer(self, request: Request) -> Outputs:
         """Decodes and checks the request's inputs, then runs the model on them."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import MODELS_DIR, golden_rows
 
-from wrappers import SklearnModel
+from wrappers import Manifest, SklearnModel, wrapper_for
 from wrappers.core.batching import MicroBatcher
 
 
@@ -125,3 +125,36 @@ def test_served_model_answers_concurrent_requests_like_the_estimator(rows, monke
         answers = list(pool.map(model.predict, inputs))
     for batch, answer in zip(inputs, answers, strict=True):
         np.testing.assert_array_equal(answer, model.estimator.predict_proba(batch))
+
+
+def test_texts_from_concurrent_callers_share_calls_and_keep_their_own_rows():
+    calls: list[int] = []
+
+    def lengths(texts: list) -> np.ndarray:
+        calls.append(len(texts))
+        time.sleep(0.02)
+        return np.array([[len(t)] for t in texts])
+
+    batcher = MicroBatcher(lengths, max_rows=32)
+    inputs = [["a" * i, "b" * (i + 1)] for i in range(8)]
+    answers = run_concurrently(batcher, inputs)
+    for texts, answer in zip(inputs, answers, strict=True):
+        assert answer.ravel().tolist() == [len(t) for t in texts]
+    assert len(calls) < len(inputs)
+
+
+@pytest.mark.parametrize("name", ["review-sentiment", "torch-digits-cnn"])
+def test_text_and_image_models_are_batched_across_threads(name, monkeypatch):
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    model = wrapper_for(Manifest.read(MODELS_DIR / name).framework)(model_dir=MODELS_DIR / name)
+    model.load()
+    assert model.batcher is not None
+    (spec,) = model.manifest.inputs
+    inputs = [golden_rows(model.manifest, i) for i in range(3)] * 4
+    if spec.kind == "tensor":
+        inputs = [np.asarray(rows, dtype=np.float32) for rows in inputs]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(model.predict, inputs))
+    for rows, answer in zip(inputs, answers, strict=True):
+        np.testing.assert_allclose(answer, model.predict(rows), rtol=1e-5, atol=1e-6)
+    assert model.batcher.requests >= len(inputs)

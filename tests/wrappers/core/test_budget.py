@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import MODELS_DIR
 
@@ -43,3 +45,20 @@ def test_torch_threads_fit_the_worker_budget(monkeypatch):
     model = TorchModel(model_dir=MODELS_DIR / "torch-classifier")
     model.load()
     assert torch.get_num_threads() == model.budget.intra_op_threads == cpu_count()
+
+
+@pytest.mark.parametrize(("workers", "passive"), [(1, True), (2, False)])
+def test_a_pool_of_several_openmp_threads_waits_passively(monkeypatch, workers, passive):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    Budget.for_machine(cpus=2, workers=workers, threads=1).limit_native_threads()
+    assert (os.environ.get("OMP_WAIT_POLICY") == "PASSIVE") == passive
+    assert os.environ["OMP_NUM_THREADS"] == str(2 // workers)
+
+
+def test_the_local_microservice_tells_each_worker_how_many_share_the_cores(tmp_path):
+    from modelrepo.local.process import Microservice
+
+    service = Microservice(tmp_path, workers=2, threads=8)
+    assert {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "8"}.items() <= service.sizing().items()
