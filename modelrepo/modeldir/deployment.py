@@ -194,7 +194,7 @@ def graph_node(name: str, manifest: Manifest) -> dict[str, Any]:
     """The graph node a container serves: its Seldon type is the manifest's kind."""
     return {
         "name": name,
-        "type": manifest.kind.upper(),
+        "type": manifest.node_type,
         "endpoint": {"type": "REST"},
         "parameters": graph_parameters(manifest),
     }
