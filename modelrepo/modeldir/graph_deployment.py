@@ -27,7 +27,7 @@ from modelrepo.modeldir.deployment import (
     to_yaml,
 )
 from modelrepo.modeldir.graph import Graph, GraphError, Node
-from modelrepo.modeldir.graph_check import contract_problems
+from modelrepo.modeldir.graph_check import graph_problems
 
 
 def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]:
@@ -53,8 +53,8 @@ def graph_predictor(
     graph: Graph, options: DeploymentOptions, name: str = PREDICTOR
 ) -> dict[str, Any]:
     """A predictor running ``graph``; every image is its node's ``modelrepo/NAME:VERSION``.
-    A graph whose parents' messages do not fit their children is refused."""
-    misfits = [problem for _, found in contract_problems(graph) for problem in found]
+    A graph that would not run (``graph_problems``) is refused."""
+    misfits = graph_problems(graph)
     if misfits:
         raise GraphError(f"graph {graph.name}: " + "; ".join(misfits))
     options = dataclasses.replace(options, image=None)

@@ -196,6 +196,19 @@ def test_write_puts_the_graphs_deployment_beside_graph_yaml(repo, tmp_path):
     assert {c["resources"]["requests"]["cpu"] for c in containers} == {"2"}
 
 
+def test_refresh_rewrites_a_graphs_deployment_keeping_its_choices(repo):
+    graph_dir = shutil.copytree(repo / "graphs" / "ab-test", repo / "graphs" / "ab-refreshed")
+    printed = run_cli("deploy", graph_dir, "--replicas", "3", "--namespace", "ab", "--write")
+    assert printed.exit_code == 0, printed.stderr
+    written = (graph_dir / DEPLOYMENT_FILE).read_text()
+    (graph_dir / DEPLOYMENT_FILE).write_text(written.replace("'true'", "'false'"))
+    refreshed = run_cli("refresh", graph_dir)
+    assert refreshed.exit_code == 0, refreshed.stderr
+    assert (graph_dir / DEPLOYMENT_FILE).read_text() == written
+    (predictor,) = yaml.safe_load(written)["spec"]["predictors"]
+    assert predictor["replicas"] == 3 and predictor["svcOrchSpec"]["env"] == [ROUTING_INJECTION]
+
+
 def rollouts(repo) -> dict[str, list]:
     graphs = repo / "graphs"
     return {
