@@ -20,6 +20,7 @@ from modelrepo.local.graph_run import GraphRun
 from modelrepo.modeldir import graph_deployment
 from modelrepo.modeldir.deployment import DEPLOYMENT_FILE, ROUTING_INJECTION
 from modelrepo.modeldir.graph import Graph
+from modelrepo.modeldir.graph_check import edges
 from wrappers import Manifest, wrapper_for
 from wrappers.core.routing import ROUTER_FILE, Policy, RouterConfig
 
@@ -80,7 +81,10 @@ def test_check_passes_on_each_node_and_each_contract(name):
     graph = Graph.read(GRAPHS_DIR / name)
     for node in graph.nodes():
         assert f"{graph.model_dir(node)}: PASSED" in checked.output.replace("\n", "")
-    assert f"{GRAPHS_DIR / name}: PASSED" in checked.output.replace("\n", "")
+    shown = checked.output.replace("\n", "")
+    assert f"{GRAPHS_DIR / name}: PASSED" in shown
+    for edge in edges(graph):
+        assert f"{edge.sender} fit {edge.taker}" in " ".join(shown.split()), edge
     problems = [line for line in checked.output.splitlines() if line.startswith(("fail", "warn"))]
     # warned of: no signing key here, and a router's seeded choices are no golden pairs
     assert {line.split(":")[1].strip() for line in problems} <= {"signature", "golden pairs"}
