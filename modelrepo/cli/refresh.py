@@ -27,15 +27,14 @@ def refresh(model_dirs: tuple[Path, ...]) -> None:
 
     err = stderr()
     for model_dir in model_dirs:
-        if not is_graph_dir(model_dir):
-            require_manifest(model_dir)
-        options = deployment_options(model_dir)
         if is_graph_dir(model_dir):
             try:
-                written = [graph_deployment.write(model_dir, options)]
+                written = [graph_deployment.write(model_dir, deployment_options(model_dir))]
             except GraphError as exc:
                 raise Failure(str(exc), ExitCode.USAGE) from exc
         else:
+            require_manifest(model_dir)
+            options = deployment_options(model_dir)
             written = servingfiles.write(Manifest.read(model_dir), model_dir, options)
         names = ", ".join(str(p.relative_to(model_dir)) for p in written)
         err.print(f"[green]✓[/] {escape(str(model_dir))}: {escape(names)}")
