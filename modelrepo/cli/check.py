@@ -24,7 +24,7 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "di
 Examples:
   modelrepo check models/sklearn-iris
   modelrepo check models/*          # every model; exit 1 if any fails
-  modelrepo check graphs/loan-ensemble   # each node, then each parent-child contract
+  modelrepo check graphs/iris-ensemble   # each node, then each parent-child contract
 """
     + EXIT_CODES
 )

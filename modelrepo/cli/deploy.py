@@ -22,7 +22,7 @@ from modelrepo.modeldir.rollout import LOGGER_MODES
 Examples:
   modelrepo deploy models/sklearn-iris | kubectl apply -f -
   modelrepo deploy my-model --image registry.example.com/my-model:1 --replicas 3 --write
-  modelrepo deploy graphs/loan-ensemble
+  modelrepo deploy graphs/iris-ensemble
   modelrepo deploy models/sklearn-iris --canary models/sklearn-iris-v2 --traffic 10
   modelrepo deploy models/sklearn-iris --ab modelrepo/sklearn-iris:0.2.0 --traffic 50
   modelrepo deploy models/sklearn-iris --shadow models/sklearn-iris-v2 --hpa 2,10,70

@@ -142,10 +142,10 @@ def serve_graph(run: GraphRun, dry_run: bool) -> None:
         return
     run.log_dir = Path(tempfile.mkdtemp(prefix=f"modelrepo-{run.graph.name}-"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leaves the run, which stops it
+    for name, service in run.plan().items():  # before the nodes answer, which may be at once
+        stderr().print(f"  {name} ({service.service_type}): {service.url}")
     try:
         with run:
-            for name, service in run.services.items():
-                stderr().print(f"  {name} ({service.service_type}): {service.url}")
             stderr().print(
                 f"serving the graph {escape(run.graph.name)} on {run.url}/api/v1.0/predictions; "
                 f"node logs in {run.log_dir}"

@@ -29,7 +29,7 @@ from modelrepo.local.graph import (
 )
 from modelrepo.local.process import Microservice, free_port
 from modelrepo.local.runner import Runner
-from modelrepo.modeldir.deployment import DeploymentOptions
+from modelrepo.modeldir.deployment import PREDICTOR, DeploymentOptions
 from modelrepo.modeldir.graph import Graph, Node
 from wrappers.server.bind import address
 
@@ -47,7 +47,7 @@ def node_service(run: GraphRun, node: Node) -> Microservice:
     env = {
         "PREDICTIVE_UNIT_ID": node.name,
         "PREDICTIVE_UNIT_IMAGE": DeploymentOptions().image_for(manifest),
-        "PREDICTOR_ID": "default",
+        "PREDICTOR_ID": PREDICTOR,
         "SELDON_DEPLOYMENT_ID": graph.name,
         "GRPC_WORKERS": "0",  # the executor calls the nodes over REST
     }

@@ -59,6 +59,9 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 NODE_TYPES = ("UNKNOWN_TYPE", "ROUTER", "COMBINER", "MODEL", "TRANSFORMER", "OUTPUT_TRANSFORMER")
 ENDPOINT_TYPES = ("REST", "GRPC")
 PARAMETER_TYPES = ("INT", "FLOAT", "DOUBLE", "STRING", "BOOL")
+#: the executor writes each route into an answer's ``meta.routing`` only with this set; a
+#: router's feedback names the child that answered by that route, so a bandit learns only with it
+ROUTING_INJECTION = {"name": "SELDON_ENABLE_ROUTING_INJECTION", "value": "true"}
 HEADER = "# SeldonDeployment written by `modelrepo` from manifest.json: kubectl apply -f {file}\n"
 
 
@@ -165,19 +168,34 @@ def model_predictor(
 ) -> dict[str, Any]:
     """A predictor whose graph is the one model, served by one container."""
     container = node_container(manifest, model_dir, options, NODE, image)
-    return {
-        "name": name,
-        "replicas": options.replicas,
-        "componentSpecs": [{"spec": pod_spec(container, options)}],
-        "graph": graph_node(NODE, manifest),
-    }
+    return routes_recorded(
+        {
+            "name": name,
+            "replicas": options.replicas,
+            "componentSpecs": [{"spec": pod_spec(container, options)}],
+            "graph": graph_node(NODE, manifest),
+        }
+    )
+
+
+def routes_recorded(predictor: dict[str, Any]) -> dict[str, Any]:
+    """``predictor``, whose executor records routes (``ROUTING_INJECTION``) if its graph holds
+    a ROUTER."""
+    if any(unit.get("type") == "ROUTER" for unit in graph_units(predictor["graph"])):
+        predictor["svcOrchSpec"] = {"env": [dict(ROUTING_INJECTION)]}
+    return predictor
+
+
+def graph_units(unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """A predictor's graph node and its descendants, depth first."""
+    return [unit, *(each for child in unit.get("children", []) for each in graph_units(child))]
 
 
 def graph_node(name: str, manifest: Manifest) -> dict[str, Any]:
     """The graph node a container serves: its Seldon type is the manifest's kind."""
     return {
         "name": name,
-        "type": manifest.kind.upper(),
+        "type": manifest.node_type,
         "endpoint": {"type": "REST"},
         "parameters": graph_parameters(manifest),
     }

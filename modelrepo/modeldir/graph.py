@@ -99,7 +99,7 @@ class Graph:
 
     def service_type(self, node: Node) -> str:
         """Seldon's type for the node: its model directory's kind, upper-cased."""
-        return self.manifest(node).kind.upper()
+        return self.manifest(node).node_type
 
 
 def is_graph_dir(path: Path) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelrepo.modeldir.check import Report, check_deployment
-from modelrepo.modeldir.graph import Graph, GraphError
+from modelrepo.modeldir.graph import Graph, GraphError, Node
 from wrappers.contract import Spec, TableSpec, TensorSpec, TextSpec, takes_text
 from wrappers.errors import ManifestError
 
@@ -65,7 +65,8 @@ def edges(graph: Graph) -> list[Edge]:
 
 
 def check_graph(graph_dir: Path) -> Report:
-    """graph.yaml, each parent-child contract, and the graph's ``deployment.yaml``."""
+    """graph.yaml, each node's number of children, each parent-child contract, and the graph's
+    ``deployment.yaml``."""
     report = Report(Path(graph_dir))
     try:
         graph = Graph.read(graph_dir)
@@ -74,6 +75,11 @@ def check_graph(graph_dir: Path) -> Report:
         report.add("graph", "fail", str(exc))
         return report
     report.add("graph", "ok", f"{graph.name}: {len(graph.nodes())} nodes")
+    for node, declared in declared_children(graph):
+        if declared == len(node.children):
+            report.add("children", "ok", f"{node.name} takes {declared} children")
+        else:
+            report.add("children", "fail", children_misfit(node, declared))
     for edge, found in problems:
         for problem in found:
             report.add("contract", "fail", problem)
@@ -81,6 +87,32 @@ def check_graph(graph_dir: Path) -> Report:
             report.add("contract", "ok", f"{edge.sender} fit {edge.taker}")
     check_deployment(report)
     return report
+
+
+def declared_children(graph: Graph) -> list[tuple[Node, int]]:
+    """Each node whose manifest declares how many children it takes (a built-in combiner's
+    or router's ``options.children``), with that number."""
+    declared = ((node, graph.manifest(node).options.get("children")) for node in graph.nodes())
+    return [(node, count) for node, count in declared if count is not None]
+
+
+def children_misfit(node: Node, declared: int) -> str:
+    return (
+        f"{node.name} ({node.model}) takes {declared} children, the graph gives it "
+        f"{len(node.children)}: a combiner would refuse every answer, a router pick a child "
+        "that is not there"
+    )
+
+
+def graph_problems(graph: Graph) -> list[str]:
+    """Everything that keeps ``graph`` from running: a node given another number of children
+    than it takes, and every parent-child message that does not fit."""
+    problems = [
+        children_misfit(node, count)
+        for node, count in declared_children(graph)
+        if count != len(node.children)
+    ]
+    return problems + [problem for _, found in contract_problems(graph) for problem in found]
 
 
 def contract_problems(graph: Graph) -> list[tuple[Edge, list[str]]]:

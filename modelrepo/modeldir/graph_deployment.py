@@ -5,24 +5,29 @@ its image, cores per worker, memory, probes and preStop drain), named after the 
 Seldon's executor finds it. Each container has its own component spec, hence its own pod and
 Kubernetes Deployment: a node scales, autoscales and rolls out on its own, and its grace period
 covers its own drain. A graph is deployed only once each parent-child contract holds
-(``graph_check``).
+(``graph_check``). A graph holding a ROUTER has its executor record routes in ``meta.routing``,
+which the router's feedback is read by. ``graphs/<name>/deployment.yaml`` is written here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from modelrepo.modeldir.deployment import (
+    DEPLOYMENT_FILE,
     PREDICTOR,
     DeploymentOptions,
     deployment_resource,
     graph_node,
     node_container,
     pod_spec,
+    routes_recorded,
+    to_yaml,
 )
 from modelrepo.modeldir.graph import Graph, GraphError, Node
-from modelrepo.modeldir.graph_check import contract_problems
+from modelrepo.modeldir.graph_check import graph_problems
 
 
 def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]:
@@ -30,12 +35,26 @@ def graph_deployment(graph: Graph, options: DeploymentOptions) -> dict[str, Any]
     return deployment_resource(graph.name, None, options, [graph_predictor(graph, options)])
 
 
+def render(graph_dir: Path, options: DeploymentOptions | None = None) -> str:
+    """The text of the graph's ``deployment.yaml``; without ``options``, the current file's
+    choices (replicas, workers, threads, namespace) are kept."""
+    options = options or DeploymentOptions.from_file(graph_dir)
+    return to_yaml(graph_deployment(Graph.read(graph_dir), options))
+
+
+def write(graph_dir: Path, options: DeploymentOptions | None = None) -> Path:
+    """Writes ``deployment.yaml`` beside ``graph.yaml``, as ``modelrepo refresh`` does."""
+    path = Path(graph_dir) / DEPLOYMENT_FILE
+    path.write_text(render(graph_dir, options))
+    return path
+
+
 def graph_predictor(
     graph: Graph, options: DeploymentOptions, name: str = PREDICTOR
 ) -> dict[str, Any]:
     """A predictor running ``graph``; every image is its node's ``modelrepo/NAME:VERSION``.
-    A graph whose parents' messages do not fit their children is refused."""
-    misfits = [problem for _, found in contract_problems(graph) for problem in found]
+    A graph that would not run (``graph_problems``) is refused."""
+    misfits = graph_problems(graph)
     if misfits:
         raise GraphError(f"graph {graph.name}: " + "; ".join(misfits))
     options = dataclasses.replace(options, image=None)
@@ -48,12 +67,14 @@ def graph_predictor(
         }
         for node in graph.nodes()
     ]
-    return {
-        "name": name,
-        "replicas": options.replicas,
-        "componentSpecs": components,
-        "graph": _unit(graph, graph.root),
-    }
+    return routes_recorded(
+        {
+            "name": name,
+            "replicas": options.replicas,
+            "componentSpecs": components,
+            "graph": _unit(graph, graph.root),
+        }
+    )
 
 
 def _unit(graph: Graph, node: Node) -> dict[str, Any]:

@@ -229,6 +229,20 @@ def test_combiner_answers_the_mean_of_its_childrens_predictions(services):
         assert served["meta"]["puid"] == "p0"
 
 
+def test_combiner_takes_the_json_list_seldons_executor_sends(services):
+    """The executor joins the children's answers into a bare JSON list over REST."""
+    body = message_list(children_outputs())
+    listed = post(services["combiner"], "/aggregate", body["seldonMessages"])
+    assert listed.status_code == 200, listed.text
+    wrapped = post(services["combiner"], "/aggregate", body).json()
+    assert listed.json()["data"] == wrapped["data"]
+    assert listed.json()["meta"]["tags"] == wrapped["meta"]["tags"]
+    refused = post(services["combiner"], "/aggregate", [])
+    assert refused.status_code == 400
+    assert "seldonMessages is empty" in refused.json()["status"]["info"]
+    assert post(services["router"], "/route", [FLOWERS[0]]).status_code == 400
+
+
 @pytest.mark.parametrize(
     ("outputs", "names", "reason"),
     [

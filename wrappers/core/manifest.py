@@ -88,11 +88,17 @@ class Manifest(BaseModel):
         return self
 
     @property
+    def node_type(self) -> str:
+        """Seldon's type for a graph node of this kind (``output_transformer``:
+        ``OUTPUT_TRANSFORMER``), as a SeldonDeployment's graph and the executor name it."""
+        return self.kind.upper()
+
+    @property
     def microservice_type(self) -> str:
         """``seldon-core-microservice --service-type`` for this kind: the graph's node type,
         except that Seldon serves an OUTPUT_TRANSFORMER node as a TRANSFORMER (its microservice
         has no other type for it; every method is served whatever the type)."""
-        return "TRANSFORMER" if self.kind == "output_transformer" else self.kind.upper()
+        return "TRANSFORMER" if self.kind == "output_transformer" else self.node_type
 
     @property
     def input_names(self) -> list[str]:

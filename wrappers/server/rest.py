@@ -74,7 +74,9 @@ def error_blueprint(model_name: str, max_request_bytes: int, kind: str = "model"
                 f"{request.path} is for another kind of graph node"
             )
         if request.path in served:
-            require_object(read_message(), "the request")
+            message = read_message()
+            if not (isinstance(message, list) and request.path in KIND_PATHS["combiner"]):
+                require_object(message, "the request")  # a combiner is sent a JSON list
 
     @blueprint.app_errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

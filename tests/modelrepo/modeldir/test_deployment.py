@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import COMMITTED_MODELS, FRAMEWORKS, MODELS_DIR, run_cli
+from conftest import COMMITTED_MODELS, FRAMEWORKS, MODELS_DIR, NODE_MODELS, run_cli
 
 from modelrepo.modeldir import servingfiles
 from modelrepo.modeldir.deployment import (
@@ -151,7 +151,7 @@ def test_a_signing_key_secret_is_mounted_and_makes_the_signature_required(tmp_pa
     assert yaml.safe_load((model_dir / DEPLOYMENT_FILE).read_text()) == resource
 
 
-@pytest.mark.parametrize("name", COMMITTED_MODELS)
+@pytest.mark.parametrize("name", [*COMMITTED_MODELS, *NODE_MODELS])
 def test_committed_serving_files_come_from_the_templates(name):
     model_dir = MODELS_DIR / name
     for relative, text in servingfiles.render(Manifest.read(model_dir), model_dir).items():

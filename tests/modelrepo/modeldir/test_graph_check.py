@@ -139,3 +139,23 @@ def test_a_graph_naming_a_missing_model_directory_fails(repo):
     checked = run_cli("check", broken)
     assert checked.exit_code == 1
     assert "names model directories that are not there: ['no-such-model']" in checked.output
+
+
+@pytest.mark.parametrize("parent", ["iris-tree-router", "iris-mean-combiner"])
+def test_a_node_given_another_number_of_children_than_it_takes_fails(repo, parent):
+    """A built-in router or combiner declares its children (``options.children``: 2)."""
+    for name in (parent, "iris-tree-v1"):
+        if not (repo / "models" / name).exists():
+            (repo / "models" / name).symlink_to(MODELS_DIR / name)
+    trees = [node(f"tree-{i}", "iris-tree-v1") for i in range(3)]
+    graph = write_graph(repo, f"three-under-{parent}", node("parent", parent, *trees))
+    report = check_graph(graph)
+    failed = [f.detail for f in report.findings if f.status == "fail"]
+    assert failed == [
+        f"parent ({parent}) takes 2 children, the graph gives it 3: a combiner would refuse "
+        "every answer, a router pick a child that is not there"
+    ]
+    refused = run_cli("deploy", graph)
+    assert refused.exit_code == 2 and "takes 2 children, the graph gives it 3" in refused.stderr
+    fitting = write_graph(repo, f"two-under-{parent}", node("parent", parent, *trees[:2]))
+    assert check_graph(fitting).passed

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import COMMITTED_MODELS, MODELS_DIR, run_cli
+from conftest import COMMITTED_MODELS, MODELS_DIR, NODE_MODELS, run_cli
 from k8s_apiserver import ApiServer, missing, required
 
 from modelrepo.modeldir import crd
@@ -62,6 +62,12 @@ def committed(name: str) -> dict:
 @pytest.mark.parametrize("name", COMMITTED_MODELS)
 def test_committed_deployments_are_accepted_as_written(apiserver, name):
     created_unchanged(apiserver, committed(name))
+
+
+@pytest.mark.parametrize("name", NODE_MODELS)
+def test_committed_graph_nodes_deployments_are_accepted_as_written(apiserver, name):
+    """Two versions of one model share its name: each is stored under a name of its own."""
+    created_unchanged(apiserver, unique(committed(name)))
 
 
 @pytest.mark.parametrize("name", COMMITTED_MODELS)

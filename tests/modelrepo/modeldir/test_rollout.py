@@ -16,7 +16,12 @@ from conftest import MODELS_DIR, ROOT, run_cli
 from graph_dirs import make_models, named, node, node_copy, write_graph
 from test_k8s_apply import apiserver, created_unchanged, unique  # noqa: F401
 
-from modelrepo.modeldir.deployment import PRE_STOP, deployment_problems
+from modelrepo.modeldir.deployment import (
+    DEPLOYMENT_FILE,
+    PRE_STOP,
+    ROUTING_INJECTION,
+    deployment_problems,
+)
 from modelrepo.modeldir.graph import Graph
 from modelrepo.modeldir.graph_check import contract_problems
 
@@ -191,6 +196,19 @@ def test_write_puts_the_graphs_deployment_beside_graph_yaml(repo, tmp_path):
     assert {c["resources"]["requests"]["cpu"] for c in containers} == {"2"}
 
 
+def test_refresh_rewrites_a_graphs_deployment_keeping_its_choices(repo):
+    graph_dir = shutil.copytree(repo / "graphs" / "ab-test", repo / "graphs" / "ab-refreshed")
+    printed = run_cli("deploy", graph_dir, "--replicas", "3", "--namespace", "ab", "--write")
+    assert printed.exit_code == 0, printed.stderr
+    written = (graph_dir / DEPLOYMENT_FILE).read_text()
+    (graph_dir / DEPLOYMENT_FILE).write_text(written.replace("'true'", "'false'"))
+    refreshed = run_cli("refresh", graph_dir)
+    assert refreshed.exit_code == 0, refreshed.stderr
+    assert (graph_dir / DEPLOYMENT_FILE).read_text() == written
+    (predictor,) = yaml.safe_load(written)["spec"]["predictors"]
+    assert predictor["replicas"] == 3 and predictor["svcOrchSpec"]["env"] == [ROUTING_INJECTION]
+
+
 def rollouts(repo) -> dict[str, list]:
     graphs = repo / "graphs"
     return {
@@ -224,3 +242,27 @@ def test_committed_graphs_fit_and_are_stored_as_written(apiserver, name):  # noq
     graph_dir = ROOT / "graphs" / name
     assert [found for _, found in contract_problems(Graph.read(graph_dir)) if found] == []
     created_unchanged(apiserver, unique(deployed(graph_dir)))
+
+
+@pytest.mark.parametrize("name", COMMITTED_GRAPHS)
+def test_committed_graph_deployments_are_stored_as_written(apiserver, name):  # noqa: F811
+    committed = yaml.safe_load((ROOT / "graphs" / name / DEPLOYMENT_FILE).read_text())
+    assert deployment_problems(committed) == []
+    created_unchanged(apiserver, unique(committed))
+
+
+def test_a_predictor_with_a_router_has_its_executor_record_routes(apiserver, repo):  # noqa: F811
+    """The executor writes ``meta.routing`` only with SELDON_ENABLE_ROUTING_INJECTION, and a
+    router learns from feedback by it; a predictor without a router is left as it was."""
+    graphs = repo / "graphs"
+    resource = deployed(graphs / "ensemble", "--canary", graphs / "ab-test", "--traffic", "20")
+    main, canary = resource["spec"]["predictors"]
+    assert "svcOrchSpec" not in main
+    assert canary["svcOrchSpec"] == {"env": [ROUTING_INJECTION]}
+    assert ROUTING_INJECTION["name"] == "SELDON_ENABLE_ROUTING_INJECTION"
+    created_unchanged(apiserver, unique(resource))
+    shadowed = deployed(graphs / "ab-test", "--shadow", graphs / "pipeline")
+    main, shadow = shadowed["spec"]["predictors"]
+    assert main["svcOrchSpec"] == {"env": [ROUTING_INJECTION]}
+    assert "svcOrchSpec" not in shadow
+    created_unchanged(apiserver, unique(shadowed))

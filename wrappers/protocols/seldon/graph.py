@@ -108,9 +108,12 @@ def _is_proto(request: Any) -> bool:
 
 
 def _children(request: Any) -> list[Any]:
-    """The messages of a ``SeldonMessageList`` (a REST ``{"seldonMessages": [...]}``)."""
+    """The messages of a ``SeldonMessageList``: over REST the JSON list Seldon's executor sends
+    (``CombineSeldonMessagesToJson``), or ``{"seldonMessages": [...]}``, as Seldon reads both."""
     if _is_proto(request):
         messages = list(request.seldonMessages)
+    elif isinstance(request, list):
+        messages = request
     else:
         require_object(request, "the request")
         messages = request.get("seldonMessages")
