@@ -1,4 +1,5 @@
-"""Seldon Core 1.x user classes for scikit-learn, TensorFlow and PyTorch model directories.
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch, XGBoost and LightGBM
+model directories.
 
 Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
 server's additions (``wrappers.server.component``). Framework libraries are imported only when a
@@ -16,9 +17,11 @@ from wrappers.errors import (
     NotServed,
     PayloadTooLarge,
 )
+from wrappers.frameworks.lightgbm.model import LightGBMRuntime
 from wrappers.frameworks.sklearn.model import SklearnRuntime
 from wrappers.frameworks.tensorflow.model import TFRuntime
 from wrappers.frameworks.torch.model import TorchRuntime
+from wrappers.frameworks.xgboost.model import XGBoostRuntime
 from wrappers.server.component import SeldonComponent
 
 
@@ -34,8 +37,16 @@ class TorchModel(SeldonComponent, TorchRuntime):
     """A PyTorch model directory (safetensors weights and their network) as a Seldon user class."""
 
 
+class XGBoostModel(SeldonComponent, XGBoostRuntime):
+    """An XGBoost model directory (``model.ubj`` or ``model.json``) as a Seldon user class."""
+
+
+class LightGBMModel(SeldonComponent, LightGBMRuntime):
+    """A LightGBM model directory (``model.txt``) as a Seldon user class."""
+
+
 WRAPPERS: dict[str, type[SeldonComponent]] = {
-    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel)
+    cls.framework: cls for cls in (SklearnModel, TFModel, TorchModel, XGBoostModel, LightGBMModel)
 }
 
 
@@ -47,6 +58,7 @@ def wrapper_for(framework: str) -> type[SeldonComponent]:
 __all__ = [
     "WRAPPERS",
     "InvalidInput",
+    "LightGBMModel",
     "Manifest",
     "ManifestError",
     "ModelFailure",
@@ -58,5 +70,6 @@ __all__ = [
     "SklearnModel",
     "TFModel",
     "TorchModel",
+    "XGBoostModel",
     "wrapper_for",
 ]

@@ -25,12 +25,16 @@ Examples:
   modelrepo new my-net -f tensorflow -a net.keras --features age,bmi,bp --outputs risk
   modelrepo new my-net -f tensorflow -a exported_saved_model_dir --n-features 10
   modelrepo new my-torch -f torch -a model.pt --module network.py:Net --n-features 10
+  modelrepo new my-xgb -f xgboost -a model.ubj --sample rows.csv
+  modelrepo new my-lgbm -f lightgbm -a model.txt --sample rows.csv
 
 \b
 What each framework infers (flags fill in the rest):
   sklearn     features from n_features_in_ / feature_names_in_, outputs from classes_
   tensorflow  features and dtype from the serving signature; a .keras file is exported
   torch       nothing: give --n-features or --features (or a --sample file)
+  xgboost     features, categories and outputs from the saved Booster and its objective
+  lightgbm    features, categories (pandas_categorical) and outputs from the objective
 Without --sample, six deterministic standard-normal rows become the golden inputs.
 """
 NEW_EXAMPLES += EXIT_CODES
@@ -46,7 +50,8 @@ NEW_EXAMPLES += EXIT_CODES
     required=True,
     help="joblib or skops file (sklearn; stored as skops); .keras file or SavedModel "
     "directory (tensorflow; no .h5, no Lambda layers); state dict or checkpoint (torch; stored "
-    "as safetensors), or a torch.export .pt2 (served only with allow_pickle).",
+    "as safetensors), or a torch.export .pt2 (served only with allow_pickle); XGBoost "
+    "Booster.save_model .ubj or .json (xgboost); LightGBM Booster.save_model text (lightgbm).",
 )
 @click.option("--name", help="Model and Kubernetes name. [default: MODEL_DIR's name]")
 @click.option("--version", "model_version", default="1", show_default=True, help="Model version.")
@@ -72,7 +77,8 @@ NEW_EXAMPLES += EXIT_CODES
     "methods",
     callback=methods_option,
     metavar="METHOD[,METHOD]",
-    help=f"sklearn: the methods to serve as named outputs, of {', '.join(METHODS)}. "
+    help=f"sklearn, xgboost, lightgbm: the methods to serve as named outputs, of "
+    f"{', '.join(METHODS)}. "
     "[default: predict_proba when the model has it, else predict]",
 )
 @click.option("--module", metavar="FILE.py:CLASS", help="torch: the file defining the network.")
@@ -122,8 +128,10 @@ def new(
     requirements.txt, .s2i/environment, request.json and deployment.yaml written. Then the
     directory is checked as `modelrepo check` does.
     """
-    if methods and framework != "sklearn":
-        raise click.BadParameter("only for --framework sklearn", param_hint="--method")
+    if methods and framework not in ("sklearn", "xgboost", "lightgbm"):
+        raise click.BadParameter(
+            "only for --framework sklearn, xgboost or lightgbm", param_hint="--method"
+        )
     if (module or init_kwargs) and framework != "torch":
         raise click.BadParameter("only for --framework torch", param_hint="--module")
     request = NewModel(

@@ -42,7 +42,13 @@ PRE_STOP = ["python", "-m", "wrappers.server.drain"]
 #: worker, from the proportional set size of the committed models' process groups (sklearn about
 #: 600 MiB with one worker, +30 per worker; tensorflow about the same; torch 1070, +240), rounded
 #: up with headroom; every worker also holds the artifact, counted twice on top
-MEMORY_MIB = {"sklearn": (640, 128), "tensorflow": (640, 256), "torch": (1024, 384)}
+MEMORY_MIB = {
+    "sklearn": (640, 128),
+    "tensorflow": (640, 256),
+    "torch": (1024, 384),
+    "xgboost": (640, 192),
+    "lightgbm": (640, 160),
+}
 #: where a signing key Secret is mounted (outside /microservice, the model directory)
 KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public.pem"
 #: the API server's rule for the names of the Services the operator makes from a deployment's

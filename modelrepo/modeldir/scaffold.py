@@ -22,9 +22,11 @@ import numpy as np
 
 from modelrepo.modeldir import servingfiles
 from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import lightgbm as lightgbm_importer
 from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
 from modelrepo.modeldir.importers import torch as torch_importer
+from modelrepo.modeldir.importers import xgboost as xgboost_importer
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel, Step, quiet_step
 from modelrepo.modeldir.samples import Sample, head_rows, load_sample
 from wrappers import codecs, wrapper_for
@@ -42,6 +44,8 @@ IMPORTERS = {
     "sklearn": sklearn_importer.import_artifact,
     "tensorflow": tensorflow_importer.import_artifact,
     "torch": torch_importer.import_artifact,
+    "xgboost": xgboost_importer.import_artifact,
+    "lightgbm": lightgbm_importer.import_artifact,
 }
 #: golden pairs keep at most this many sample rows, so manifests stay readable
 MAX_SAMPLE_ROWS = 10
@@ -223,8 +227,10 @@ def matrix_spec(
     if width is not None and len(names) != width:
         raise ScaffoldError(f"the model takes {width} features, but {len(names)} are named")
     dtype = request.dtype or (base.dtype if base is not None else imported.dtype)
-    name = base.name if base is not None else "input"
-    return TensorSpec(name=name, dtype=dtype, shape=[-1, len(names)], names=names)  # type: ignore[arg-type]
+    shape = [-1, len(names)]
+    if base is not None:  # what else the model said of its input (allow_nan) stays
+        return base.model_copy(update={"dtype": dtype, "shape": shape, "names": names})
+    return TensorSpec(name="input", dtype=dtype, shape=shape, names=names)  # type: ignore[arg-type]
 
 
 def sample_values(

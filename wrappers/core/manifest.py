@@ -25,7 +25,7 @@ from wrappers.errors import ManifestError
 
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 2
-Framework = Literal["sklearn", "tensorflow", "torch"]
+Framework = Literal["sklearn", "tensorflow", "torch", "xgboost", "lightgbm"]
 #: the part a model directory plays in a Seldon inference graph; upper-cased, it is Seldon's
 #: service type (``MODEL``, ``TRANSFORMER``, ``OUTPUT_TRANSFORMER``, ``ROUTER``, ``COMBINER``)
 Kind = Literal["model", "transformer", "output_transformer", "router", "combiner"]
