@@ -26,7 +26,14 @@ MODELS_DIR = ROOT / "models"
 WRAPPER_OF = {"sklearn-iris": SklearnModel, "tf-regressor": TFModel, "torch-classifier": TorchModel}
 MODEL_NAMES = sorted(WRAPPER_OF)
 #: models whose contract is not one numeric matrix: a table, texts, an N-D tensor, two inputs
-CONTRACT_MODELS = ["keras-multi-io", "loan-pipeline", "review-sentiment", "torch-digits-cnn"]
+CONTRACT_MODELS = [
+    "keras-multi-io",
+    "lightgbm-diabetes",
+    "loan-pipeline",
+    "review-sentiment",
+    "torch-digits-cnn",
+    "xgboost-breast-cancer",
+]
 COMMITTED_MODELS = sorted([*MODEL_NAMES, *CONTRACT_MODELS])
 
 
@@ -80,7 +87,7 @@ def golden_answer(manifest: Manifest, pair: int = -1):
     return value
 
 
-FRAMEWORKS = ["sklearn", "tensorflow", "torch"]
+FRAMEWORKS = ["sklearn", "tensorflow", "torch", "xgboost", "lightgbm"]
 
 
 def run_cli(*args: object) -> Result:
