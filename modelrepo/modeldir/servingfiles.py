@@ -52,13 +52,16 @@ def my_model_py(manifest: Manifest) -> str:
 
 
 def requirements_txt(manifest: Manifest) -> str:
-    """The framework at the version the artifact was saved with, its companions (and pandas,
-    which table inputs are decoded into) as installed."""
+    """The framework at the version the artifact was saved with, the packages the manifest
+    says the artifact also needs (``options.requires``: XGBoost or LightGBM for their
+    scikit-learn estimators), its companions (and pandas, which table inputs are decoded into)
+    as installed."""
     wrapper = wrapper_for(manifest.framework)
     companions = list(wrapper.companions)
     if any(isinstance(spec, TableSpec) for spec in manifest.inputs):
         companions.append("pandas")
     pins = [f"{wrapper.distribution}=={Version(manifest.framework_version).public}"]
+    pins += [f"{name}=={version}" for name, version in manifest.options.get("requires", {}).items()]
     pins += [f"{name}=={metadata.version(name)}" for name in companions]
     return "\n".join(pins) + "\n"
 

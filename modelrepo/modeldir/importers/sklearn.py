@@ -11,11 +11,15 @@ import numpy as np
 from modelrepo.modeldir.importers import Imported, Predict
 from modelrepo.modeldir.request import NewModel, Step
 from modelrepo.modeldir.samples import Sample
+from wrappers import wrapper_for
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops
 from wrappers.errors import ManifestError, ScaffoldError, UnsafeArtifact
 from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
 from wrappers.settings import Settings
+
+#: frameworks whose scikit-learn estimators a model may hold, by their top-level module
+ESTIMATOR_FRAMEWORKS = ("xgboost", "lightgbm")
 
 
 def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
@@ -27,6 +31,7 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
     outputs, options = describe_outputs(estimator, request.methods)
     with step(f"converting {kind} to {SKOPS_FILE}"):
         stored = _stored_as_skops(estimator, work / SKOPS_FILE)
+    options = {**options, **requires(work / SKOPS_FILE)}
     fitted = getattr(estimator, "feature_names_in_", None)
     return Imported(
         artifacts=[SKOPS_FILE],
@@ -39,6 +44,20 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
         names=[str(n) for n in fitted] if fitted is not None else None,
         options=options,
     )
+
+
+def requires(path: Path) -> dict[str, Any]:
+    """``requires``: the framework packages besides scikit-learn that the estimators in a skops
+    file come from (XGBoost's, LightGBM's), at their installed versions, for requirements.txt."""
+    import skops.io
+
+    modules = {name.split(".")[0] for name in skops.io.get_untrusted_types(file=path)}
+    found = {
+        wrapper_for(m).distribution: wrapper_for(m).installed_version()
+        for m in ESTIMATOR_FRAMEWORKS
+        if m in modules
+    }
+    return {"requires": found} if found else {}
 
 
 def _check_estimator(estimator: Any, request: NewModel) -> None:
