@@ -25,6 +25,9 @@ from wrappers.errors import ManifestError
 
 #: the outputs a booster serves, each named by the scikit-learn method that gives it
 METHODS = ("predict_proba", "predict")
+#: batches of fewer rows are predicted on one thread: OpenMP's start and join cost more than a
+#: second thread saves on them, many times more on a busy machine (docs/frameworks.md)
+WIDE_BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,10 @@ class BoosterRuntime(ServedModel):
     """Serves a booster's model file: each output is named by the scikit-learn method that
     gives it (``predict_proba``, ``predict``), computed from one call of the booster.
 
-    The booster is called on a numeric matrix (a table's categories as their codes) with this
-    worker's share of the cores; the golden pairs, recorded through the library's own
-    DataFrame path, check that at load. The ``method`` setting answers with that one method.
+    The booster is called on a numeric matrix (a table's categories as their codes), on one
+    thread for fewer than ``WIDE_BATCH_ROWS`` rows and with this worker's share of the cores
+    for more; the golden pairs, recorded through the library's own DataFrame path, check that
+    path at load. The ``method`` setting answers with that one method.
     """
 
     #: the dtype the library computes in: what a matrix input declares
@@ -216,8 +220,12 @@ class BoosterRuntime(ServedModel):
         return self.describer.load_booster(path)
 
     @abstractmethod
-    def _raw(self, matrix: np.ndarray) -> np.ndarray:
-        """The booster's raw output for a feature matrix."""
+    def _raw(self, matrix: np.ndarray, threads: int) -> np.ndarray:
+        """The booster's raw output for a feature matrix, computed on ``threads`` threads."""
+
+    def threads_for(self, rows: int) -> int:
+        """One thread for a small batch; the worker's share of the cores for a wide one."""
+        return 1 if rows < WIDE_BATCH_ROWS else self.budget.intra_op_threads
 
     def _load(self) -> None:
         artifact = self.manifest.options.get("artifact") or self.manifest.artifacts[0].path
@@ -225,7 +233,8 @@ class BoosterRuntime(ServedModel):
 
     def _answers(self, inputs: dict[str, Any], served: list[TensorSpec]) -> Outputs:
         (value,) = inputs.values()
-        raw = self._raw(feature_matrix(value, self.spec, np.dtype(self.dtype)))
+        matrix = feature_matrix(value, self.spec, np.dtype(self.dtype))
+        raw = self._raw(matrix, self.threads_for(len(matrix)))
         return {s.name: answer(self.objective, s.name, raw) for s in served}
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:

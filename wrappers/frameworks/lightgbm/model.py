@@ -13,8 +13,7 @@ from wrappers.frameworks.lightgbm.describe import DTYPE
 
 
 class LightGBMRuntime(BoosterRuntime):
-    """Answers with ``Booster.predict`` on the feature matrix, with this worker's share of the
-    cores (``num_threads``)."""
+    """Answers with ``Booster.predict`` on the feature matrix (``num_threads`` per call)."""
 
     framework = "lightgbm"
     distribution = "lightgbm"
@@ -22,5 +21,5 @@ class LightGBMRuntime(BoosterRuntime):
     dtype: ClassVar[TensorDType] = DTYPE
     describer = describe
 
-    def _raw(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, num_threads=self.budget.intra_op_threads)
+    def _raw(self, matrix: np.ndarray, threads: int) -> np.ndarray:
+        return self.booster.predict(matrix, num_threads=threads)
