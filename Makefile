@@ -93,7 +93,8 @@ k8s-apiserver:
 		|| { apt-get update -qq && apt-get install -y -qq etcd-server openssl >/dev/null; }
 	tools/k8s/build-apiserver.sh .k8s/bin/apiextensions-apiserver
 
-# the s2i builder image for one framework (needs a Docker engine): FRAMEWORK=sklearn|tensorflow|torch
+# the s2i builder image for one framework (needs a Docker engine):
+# FRAMEWORK=sklearn|tensorflow|torch|xgboost|lightgbm
 FRAMEWORK ?= sklearn
 builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .
