@@ -4,6 +4,7 @@ equal to the library's own."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from conftest import MODELS_DIR, run_cli
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 
-from wrappers import LightGBMModel, XGBoostModel
+from wrappers import LightGBMModel, Manifest, XGBoostModel
 from wrappers.core.model import Request
 from wrappers.errors import ManifestError
 
@@ -142,3 +143,23 @@ def test_the_committed_boosters_serve_their_golden_pairs_with_nthread_one():
         assert model.ready, model.problem
         assert model.threads_for(1) == 1
         assert model.threads_for(5000) == model.budget.intra_op_threads
+
+
+@pytest.mark.parametrize(
+    ("name", "wrapper"),
+    [("xgboost-breast-cancer", XGBoostModel), ("lightgbm-diabetes", LightGBMModel)],
+)
+def test_an_unverified_model_file_with_categories_serves_the_recorded_table(
+    tmp_path, name, wrapper
+):
+    committed = Manifest.read(MODELS_DIR / name)
+    artifact = committed.artifacts[0].path
+    shutil.copyfile(MODELS_DIR / name / artifact, tmp_path / artifact)
+    model = wrapper(model_dir=tmp_path, allow_unverified=True)
+    assert model.manifest.inputs == committed.inputs
+    assert model.manifest.outputs == committed.outputs
+    model.load()
+    for pair in committed.golden:
+        (answer,) = model.infer(Request(dict(pair.input))).values()
+        (expected,) = pair.output.values()
+        np.testing.assert_allclose(answer, expected, rtol=1e-6)

@@ -73,5 +73,11 @@ def categories(booster: Any) -> dict[str, list[Any]]:
     (XGBoost 3.1 and later), by feature name, in the order of their codes."""
     if "c" not in (booster.feature_types or []) or not hasattr(booster, "get_categories"):
         return {}
-    found = booster.get_categories(export_to_arrow=True).to_arrow() or []
+    try:
+        found = booster.get_categories(export_to_arrow=True).to_arrow() or []
+    except ImportError as exc:  # XGBoost hands its categories over as Arrow arrays
+        raise ManifestError(
+            f"reading the categories of an XGBoost model needs pyarrow ({exc}); install it, "
+            "or serve the model directory with its manifest.json, which records them"
+        ) from exc
     return {name: values.to_pylist() for name, values in found if values is not None}
