@@ -15,6 +15,7 @@ from wrappers import wrapper_for
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops
 from wrappers.errors import ManifestError, ScaffoldError, UnsafeArtifact
+from wrappers.frameworks.sklearn.boosters import estimator_categories, with_categories
 from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
 from wrappers.settings import Settings
 
@@ -33,12 +34,13 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
         stored = _stored_as_skops(estimator, work / SKOPS_FILE)
     options = {**options, **requires(work / SKOPS_FILE)}
     fitted = getattr(estimator, "feature_names_in_", None)
+    inputs = _inputs(estimator, request, sample)
     return Imported(
         artifacts=[SKOPS_FILE],
-        predict=_same_answers(estimator, stored, outputs),
+        predict=_same_answers(estimator, stored, outputs, inputs[0] if inputs else None),
         kind=kind,
         tolerance=1e-9,
-        inputs=_inputs(estimator, request, sample),
+        inputs=inputs,
         outputs=outputs,
         dtype="float64",
         names=[str(n) for n in fitted] if fitted is not None else None,
@@ -90,10 +92,15 @@ def _inputs(estimator: Any, request: NewModel, sample: Sample | None) -> list[Sp
         return None  # a matrix of the flags' width
 
 
-def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Predict:
+def _same_answers(
+    estimator: Any, stored: Any, outputs: list[TensorSpec], spec: Spec | None
+) -> Predict:
     """The user's estimator as the golden reference; the skops copy must answer the same."""
 
+    categories = estimator_categories(estimator)
+
     def answers(model: Any, X: Any) -> dict[str, np.ndarray]:
+        X = with_categories(X, spec, categories) if spec is not None else X
         return {o.name: np.asarray(getattr(model, o.name)(X)).reshape(len(X), -1) for o in outputs}
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:

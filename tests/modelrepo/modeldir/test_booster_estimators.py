@@ -150,3 +150,52 @@ def test_a_custom_objective_function_is_refused(tmp_path):
     assert result.exit_code != 0
     assert "squared_error" in result.stderr, result.stderr
     assert not (tmp_path / "custom").exists()
+
+
+def wine_with_grade() -> tuple[pd.DataFrame, np.ndarray]:
+    """Five wine measurements and a pandas category column the boosters split on."""
+    from sklearn.datasets import load_wine
+
+    features, target = load_wine(return_X_y=True, as_frame=True)
+    frame = features.iloc[:, :5].copy()
+    grade = np.where(features["color_intensity"] > 5, "deep", "pale")
+    frame["grade"] = pd.Categorical(grade, categories=["pale", "deep"])
+    return frame, target.to_numpy()
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_a_category_column_is_a_category_of_the_table(tmp_path, library):
+    from wrappers.core.model import Request
+    from wrappers.errors import InvalidInput
+
+    frame, target = wine_with_grade()
+    if library == "xgboost":
+        import xgboost
+
+        model = xgboost.XGBClassifier(n_estimators=10, enable_categorical=True, n_jobs=1)
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=10, n_jobs=1, verbose=-1)
+    model.fit(frame, target)
+    joblib.dump(model, tmp_path / "model.joblib")
+    frame.iloc[::30].to_csv(tmp_path / "rows.csv", index=False)
+    model_dir = tmp_path / "made"
+    sample = tmp_path / "rows.csv"
+    result = run_cli(
+        "new", model_dir, "-f", "sklearn", "-a", tmp_path / "model.joblib", "--sample", sample
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+
+    (table,) = Manifest.read(model_dir).inputs
+    grade = next(c for c in table.columns if c.name == "grade")
+    assert (grade.type, grade.categories) == ("category", ["pale", "deep"])
+    served = SklearnModel(model_dir=model_dir)
+    served.load()
+    assert served.ready, served.problem
+    rows = frame.iloc[[4, 60, 130, 170]]
+    records = rows.astype(object).to_dict("records")
+    (answer,) = served.infer(Request({"table": records})).values()
+    np.testing.assert_allclose(answer, model.predict_proba(rows))
+    with pytest.raises(InvalidInput, match="'grade'"):
+        served.infer(Request({"table": [{**records[0], "grade": "golden"}]}))

@@ -47,7 +47,7 @@ def describe(
 
 def objective_of(booster: Any) -> Objective:
     """From the objective line of the model file, e.g. ``multiclass num_class:3``."""
-    name, *params = str(booster.dump_model(num_iteration=0)["objective"]).split()
+    name, *params = str(booster.dump_model(num_iteration=1)["objective"]).split()
     if name in BINARY:
         return Objective(name, classes=2)
     if name in MULTICLASS:
@@ -57,13 +57,15 @@ def objective_of(booster: Any) -> Objective:
 
 
 def categories(booster: Any) -> dict[str, list[Any]]:
-    """The categories of each ``category`` column of the training DataFrame, by feature name
-    (LightGBM records them in the order of the categorical features)."""
+    """The categories of each ``category`` column of the training DataFrame, by feature name.
+
+    LightGBM records them (``pandas_categorical``) in the order of its categorical features,
+    the features whose ``feature_infos`` list values rather than a range.
+    """
     known = booster.pandas_categorical or []
-    indices = booster.params.get("categorical_feature") or []
-    if isinstance(indices, int | str):
-        indices = [indices]
-    if len(known) != len(indices):
-        return {}  # categorical features given as integer codes: served as numbers
     names = booster.feature_name()
-    return {names[int(i)]: list(values) for i, values in zip(indices, known, strict=True)}
+    infos = booster.dump_model(num_iteration=1)["feature_infos"]
+    categorical = [n for n in names if infos.get(n, {}).get("values")]
+    if len(known) != len(categorical):
+        return {}  # categorical features given as integer codes: served as numbers
+    return {name: list(values) for name, values in zip(categorical, known, strict=True)}
