@@ -113,7 +113,7 @@ k8s-apiserver:
 	tools/k8s/build-apiserver.sh .k8s/bin/apiextensions-apiserver
 
 # the s2i builder image for one framework (needs a Docker engine):
-# FRAMEWORK=sklearn|tensorflow|torch|sentence-transformers
+# FRAMEWORK=sklearn|tensorflow|torch|xgboost|lightgbm|sentence-transformers
 FRAMEWORK ?= sklearn
 builder:
 	docker build -f s2i/Dockerfile --build-arg FRAMEWORK=$(FRAMEWORK) -t modelrepo/s2i-$(FRAMEWORK):0.1.0 .

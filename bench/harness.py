@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.boosters import BOOSTER_MODELS, booster_servers
 from bench.procs import memory_of_busy, session_sample
 from bench.servers import (
     MLSERVER_VENV,
@@ -134,6 +135,7 @@ def standard_servers(run_dir: Path) -> list[Server]:
     iris = s2i_environment(MODELS / "sklearn-iris")
     label = "sklearn-iris as deployed, over V2 REST (MLServer's request)"
     servers.append(model_server("sklearn-iris", "v2", iris, label, protocol=V2))
+    servers += booster_servers(run_dir)
     return servers
 
 
@@ -270,7 +272,7 @@ def _as_labels(answer: np.ndarray, classes: list[str]) -> np.ndarray:
 def compare(answers: dict[tuple[str, str], np.ndarray], echoes: set[str], run: Run) -> None:
     """Every server's answer to the check batch: echoes against the input, the others against
     the first server of the same model that returned numbers."""
-    for model in MODEL_NAMES:
+    for model in (*MODEL_NAMES, *BOOSTER_MODELS):
         manifest = Manifest.read(MODELS / model)
         classes = [str(c) for c in manifest.options.get("classes", [])]
         sent = np.asarray(request_rows(manifest, CHECK_ROWS))

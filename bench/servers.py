@@ -22,6 +22,7 @@ import numpy as np
 
 from modelrepo.local.process import Microservice, free_port
 from modelrepo.modeldir.servingfiles import read_s2i_environment
+from wrappers.contract import TableSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops
 from wrappers.core.manifest import Manifest
 
@@ -33,9 +34,14 @@ MLSERVER_VENV = ROOT / "bench" / "mlserver" / ".venv"
 S2I_BUILD_KEYS = {"MODEL_NAME", "SERVICE_TYPE", "PERSISTENCE"}
 
 
-def request_rows(manifest: Manifest, rows: int) -> list[list[float]]:
-    """Valid inputs for a model: its golden rows, repeated to the wanted batch size."""
+def request_rows(manifest: Manifest, rows: int) -> list[Any]:
+    """Valid inputs for a model: its golden rows, repeated to the wanted batch size (a table's
+    records without missing values, which V2's numeric tensors cannot carry)."""
     golden = manifest.golden[-1 if rows > 1 else 0].input
+    if isinstance(manifest.inputs[0], TableSpec):
+        records = golden[manifest.input_names[0]]
+        complete = [r for r in records if None not in r.values()] or records
+        return [complete[i % len(complete)] for i in range(rows)]
     source = np.asarray(golden[manifest.input_names[0]])
     return np.resize(source, (rows, source.shape[1])).tolist()
 

@@ -29,9 +29,11 @@ MODEL_NAMES = sorted(WRAPPER_OF)
 CONTRACT_MODELS = [
     "hgb-churn",
     "keras-multi-io",
+    "lightgbm-diabetes",
     "loan-pipeline",
     "review-sentiment",
     "torch-digits-cnn",
+    "xgboost-breast-cancer",
 ]
 #: models whose work dominates, their weights placed by `make weights` (not committed)
 LARGE_MODELS = ["minilm-embeddings", "torch-resnet18"]
@@ -97,7 +99,7 @@ def golden_answer(manifest: Manifest, pair: int = -1):
     return value
 
 
-FRAMEWORKS = ["sklearn", "tensorflow", "torch"]
+FRAMEWORKS = ["sklearn", "tensorflow", "torch", "xgboost", "lightgbm"]
 
 
 def run_cli(*args: object) -> Result:

@@ -117,9 +117,6 @@ def torch_model(directory: Path) -> UserModel:
     return UserModel("torch", artifact, args, predict, features[[7, 70, 170]])
 
 
-TRAINERS = {"sklearn": sklearn_model, "tensorflow": keras_model, "torch": torch_model}
-
-
 TOKEN_MODULE = '''"""A user's classifier over token ids: mean embedding, then a linear layer."""
 
 import torch
@@ -231,3 +228,40 @@ def text_column_model(directory: Path) -> TextColumnModel:
     sample = directory / "reviews.json"
     sample.write_text(json.dumps([t for t, _ in REVIEWS[:4]]))
     return TextColumnModel(model, artifact, sample)
+
+
+def xgboost_model(directory: Path) -> UserModel:
+    import xgboost
+    from sklearn.datasets import load_wine
+
+    features, target = load_wine(return_X_y=True)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, random_state=0, n_jobs=1)
+    model.fit(features, target)
+    artifact = directory / "model.ubj"
+    model.save_model(artifact)
+    return UserModel("xgboost", artifact, [], model.predict_proba, features[[3, 60, 140]])
+
+
+def lightgbm_model(directory: Path) -> UserModel:
+    import lightgbm
+    from sklearn.datasets import load_diabetes
+
+    features, target = load_diabetes(return_X_y=True)
+    model = lightgbm.LGBMRegressor(n_estimators=30, random_state=0, n_jobs=1, verbose=-1)
+    model.fit(features, target)
+    artifact = directory / "model.txt"
+    model.booster_.save_model(artifact)
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        return model.predict(np.asarray(rows)).reshape(-1, 1)
+
+    return UserModel("lightgbm", artifact, [], predict, features[[3, 60, 140]])
+
+
+TRAINERS = {
+    "sklearn": sklearn_model,
+    "tensorflow": keras_model,
+    "torch": torch_model,
+    "xgboost": xgboost_model,
+    "lightgbm": lightgbm_model,
+}

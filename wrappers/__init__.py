@@ -1,5 +1,5 @@
-"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch, sentence-transformers
-and built-in model directories.
+"""Seldon Core 1.x user classes for scikit-learn, TensorFlow, PyTorch, XGBoost, LightGBM,
+sentence-transformers and built-in model directories.
 
 Each is a framework's runtime (``wrappers.frameworks``) served through Seldon's hooks and this
 server's additions (``wrappers.server.component``). Framework libraries are imported only when a
@@ -18,10 +18,12 @@ from wrappers.errors import (
     PayloadTooLarge,
 )
 from wrappers.frameworks.builtin.model import BuiltinRuntime
+from wrappers.frameworks.lightgbm.model import LightGBMRuntime
 from wrappers.frameworks.sentence_transformers.model import SentenceTransformerRuntime
 from wrappers.frameworks.sklearn.model import SklearnRuntime
 from wrappers.frameworks.tensorflow.model import TFRuntime
 from wrappers.frameworks.torch.model import TorchRuntime
+from wrappers.frameworks.xgboost.model import XGBoostRuntime
 from wrappers.server.component import SeldonComponent
 
 
@@ -45,9 +47,25 @@ class SentenceTransformerModel(SeldonComponent, SentenceTransformerRuntime):
     """A sentence-transformers model directory (texts in, embeddings out) as a Seldon user class."""
 
 
+class XGBoostModel(SeldonComponent, XGBoostRuntime):
+    """An XGBoost model directory (``model.ubj`` or ``model.json``) as a Seldon user class."""
+
+
+class LightGBMModel(SeldonComponent, LightGBMRuntime):
+    """A LightGBM model directory (``model.txt``) as a Seldon user class."""
+
+
 WRAPPERS: dict[str, type[SeldonComponent]] = {
     cls.framework: cls
-    for cls in (SklearnModel, TFModel, TorchModel, SentenceTransformerModel, BuiltinModel)
+    for cls in (
+        SklearnModel,
+        TFModel,
+        TorchModel,
+        XGBoostModel,
+        LightGBMModel,
+        SentenceTransformerModel,
+        BuiltinModel,
+    )
 }
 
 
@@ -60,6 +78,7 @@ __all__ = [
     "WRAPPERS",
     "BuiltinModel",
     "InvalidInput",
+    "LightGBMModel",
     "Manifest",
     "ManifestError",
     "ModelFailure",
@@ -72,5 +91,6 @@ __all__ = [
     "SklearnModel",
     "TFModel",
     "TorchModel",
+    "XGBoostModel",
     "wrapper_for",
 ]

@@ -28,9 +28,9 @@ class Settings(BaseModel):
     model_dir: Path | None = None
     method: str | None = Field(
         default=None,
-        description="sklearn: answer with this method alone (predict_proba, predict, "
-        "decision_function, predict_log_proba, score_samples or transform) instead of the "
-        "manifest's outputs",
+        description="sklearn, xgboost, lightgbm: answer with this method alone (predict_proba, "
+        "predict or, for sklearn, decision_function, predict_log_proba, score_samples or "
+        "transform) instead of the manifest's outputs",
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_request_bytes: int = Field(

@@ -40,6 +40,8 @@ Examples:
   modelrepo new my-net -f tensorflow -a net.keras --features age,bmi,bp --outputs risk
   modelrepo new my-net -f tensorflow -a exported_saved_model_dir --n-features 10
   modelrepo new my-torch -f torch -a model.pt --module network.py:Net --n-features 10
+  modelrepo new my-xgb -f xgboost -a model.ubj --sample rows.csv
+  modelrepo new my-lgbm -f lightgbm -a model.txt --sample rows.csv
 
 \b
 What each framework infers (flags fill in the rest):
@@ -47,6 +49,8 @@ What each framework infers (flags fill in the rest):
   tensorflow  features and dtype from the serving signature; a .keras file is exported
   torch       the range of integer ids that feed an nn.Embedding, a program's fixed batch;
               give --n-features or --features (or a --sample file: a .npy keeps its dtype)
+  xgboost     features, categories and outputs from the saved Booster and its objective
+  lightgbm    features, categories (pandas_categorical) and outputs from the objective
 Without --sample, six deterministic standard-normal rows become the golden inputs.
 """
 NEW_EXAMPLES += EXIT_CODES
@@ -62,7 +66,8 @@ KINDS, COMBINES, ROUTES = get_args(Kind), get_args(Combine), get_args(Route)
     type=click.Path(exists=True, path_type=Path),
     help="joblib or skops file (sklearn; stored as skops); .keras file or SavedModel "
     "directory (tensorflow; no .h5, no Lambda layers); state dict or checkpoint (torch; stored "
-    "as safetensors), or a torch.export .pt2 (served only with allow_pickle).",
+    "as safetensors), or a torch.export .pt2 (served only with allow_pickle); XGBoost "
+    "Booster.save_model .ubj or .json (xgboost); LightGBM Booster.save_model text (lightgbm).",
 )
 @click.option("--name", help="Model and Kubernetes name. [default: MODEL_DIR's name]")
 @click.option("--version", "model_version", default="1", show_default=True, help="Model version.")
@@ -97,7 +102,8 @@ KINDS, COMBINES, ROUTES = get_args(Kind), get_args(Combine), get_args(Route)
     "methods",
     callback=methods_option,
     metavar="METHOD[,METHOD]",
-    help=f"sklearn: the methods to serve as named outputs, of {', '.join(METHODS)}. "
+    help=f"sklearn, xgboost, lightgbm: the methods to serve as named outputs, of "
+    f"{', '.join(METHODS)}. "
     "[default: predict_proba when the model has it, else predict]",
 )
 @click.option(
@@ -194,8 +200,10 @@ def new(
                 raise click.MissingParameter(param_hint=hint, param_type="option")
     if node["kind"] == "transformer" and framework == "sklearn" and not methods:
         methods = ["transform"]
-    if methods and framework != "sklearn":
-        raise click.BadParameter("only for --framework sklearn", param_hint="--method")
+    if methods and framework not in ("sklearn", "xgboost", "lightgbm"):
+        raise click.BadParameter(
+            "only for --framework sklearn, xgboost or lightgbm", param_hint="--method"
+        )
     if (code or trust) and framework != "sklearn":
         raise click.BadParameter("only for --framework sklearn", param_hint="--code/--trust")
     if (module or init_kwargs) and framework != "torch":

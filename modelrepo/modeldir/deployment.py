@@ -50,6 +50,8 @@ MEMORY_MIB = {
     "torch": (1024, 384),
     "builtin": (384, 64),
     "sentence-transformers": (1024, 512),
+    "xgboost": (640, 192),
+    "lightgbm": (640, 160),
 }
 #: where a signing key Secret is mounted (outside /microservice, the model directory)
 KEY_VOLUME, KEY_DIR, KEY_FILE = "signing-key", "/etc/modelrepo/signing", "public.pem"

@@ -11,7 +11,7 @@ from typing import Any
 
 from modelrepo.modeldir.deployment import DeploymentOptions
 
-FRAMEWORKS = ("sklearn", "tensorflow", "torch", "sentence-transformers")
+FRAMEWORKS = ("sklearn", "tensorflow", "torch", "xgboost", "lightgbm", "sentence-transformers")
 
 #: runs one long step (``with step("loading"): ...``); the CLI shows a spinner and its duration
 Step = Callable[[str], AbstractContextManager[Any]]

@@ -22,10 +22,12 @@ import numpy as np
 
 from modelrepo.modeldir import nodes, servingfiles
 from modelrepo.modeldir.importers import Imported
+from modelrepo.modeldir.importers import lightgbm as lightgbm_importer
 from modelrepo.modeldir.importers import sentence_transformers as sentence_transformers_importer
 from modelrepo.modeldir.importers import sklearn as sklearn_importer
 from modelrepo.modeldir.importers import tensorflow as tensorflow_importer
 from modelrepo.modeldir.importers import torch as torch_importer
+from modelrepo.modeldir.importers import xgboost as xgboost_importer
 from modelrepo.modeldir.request import FRAMEWORKS, NewModel, Step, quiet_step
 from modelrepo.modeldir.samples import Sample, head_rows, kept_dtype, load_sample
 from wrappers import codecs, wrapper_for
@@ -44,6 +46,8 @@ IMPORTERS = {
     "sklearn": sklearn_importer.import_artifact,
     "tensorflow": tensorflow_importer.import_artifact,
     "torch": torch_importer.import_artifact,
+    "xgboost": xgboost_importer.import_artifact,
+    "lightgbm": lightgbm_importer.import_artifact,
     "sentence-transformers": sentence_transformers_importer.import_artifact,
 }
 #: golden pairs keep at most this many sample rows, so manifests stay readable
@@ -333,8 +337,10 @@ def matrix_spec(
         raise ScaffoldError(f"the model takes {width} features, but {len(names)} are named")
     kept = sample.dtype if sample is not None else None
     dtype = request.dtype or (base.dtype if base is not None else kept or imported.dtype)
-    name = base.name if base is not None else "input"
-    return TensorSpec(name=name, dtype=dtype, shape=[-1, len(names)], names=names)  # type: ignore[arg-type]
+    shape = [-1, len(names)]
+    if base is not None:  # what else the model said of its input (allow_nan) stays
+        return base.model_copy(update={"dtype": dtype, "shape": shape, "names": names})
+    return TensorSpec(name="input", dtype=dtype, shape=shape, names=names)  # type: ignore[arg-type]
 
 
 def sample_values(

@@ -10,6 +10,7 @@ import pytest
 from conftest import MODELS_DIR
 
 from bench import harness, report
+from bench.boosters import booster_servers
 from bench.servers import ceiling_server, flask_server, model_server, s2i_environment
 
 pytestmark = [
@@ -52,3 +53,24 @@ def test_harness_measures_the_baselines_and_the_deployed_model(tmp_path):
     assert "| `flask` | sklearn-iris | 2 | 1 |" in text
     assert (tmp_path / "out" / "results.png").stat().st_size > 0
     assert (tmp_path / "out" / "results.json").exists()
+
+
+@pytest.mark.skipif(not harness.mlserver_ready(), reason="MLServer's environment is missing")
+def test_boosters_are_measured_beside_mlservers_runtimes(tmp_path):
+    servers = [s for s in booster_servers(tmp_path) if s.models == ["lightgbm-diabetes"]]
+    assert [s.key for s in servers] == [
+        "lightgbm-diabetes-deployed",
+        "lightgbm-diabetes-v2",
+        "mlserver-lightgbm",
+    ]
+    plan = harness.Plan(duration=1, warmup=0, rounds=1, concurrencies=(2,), rows=(1,))
+    run = harness.run_benchmark(servers, plan, tmp_path, log=lambda _: None)
+
+    assert {c.server for c in run.cases} == {s.key for s in servers}
+    for case in run.cases:
+        assert case.requests > 0 and case.errors == 0, case
+    # the same 100 rows, as a table to the wrappers and as category codes to MLServer
+    assert {(c.server, c.reference, c.equal) for c in run.checks} == {
+        ("lightgbm-diabetes-v2", "lightgbm-diabetes-deployed", True),
+        ("mlserver-lightgbm", "lightgbm-diabetes-deployed", True),
+    }

@@ -97,6 +97,19 @@ def test_assemble_then_run_serves_the_model(scaffolded, user_models, tmp_path):
     assert workers and workers.group(1) == read_s2i_environment(app)["GUNICORN_WORKERS"]
 
 
+@pytest.mark.parametrize(
+    ("name", "pin"),
+    [("xgboost-breast-cancer", "xgboost-cpu==3.2.0"), ("lightgbm-diabetes", "lightgbm==4.7.0")],
+)
+def test_assemble_installs_and_checks_a_booster_model(tmp_path, name, pin):
+    source = shutil.copytree(ROOT / "models" / name, tmp_path / "src")
+    assert pin in (source / "requirements.txt").read_text().splitlines()
+    built = assemble(source, tmp_path / "microservice")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "PASSED" in built.stdout
+    assert pin.split("==")[0] in built.stdout  # pip installed (or found) the framework
+
+
 def test_assemble_fails_the_build_for_a_tampered_model(scaffolded, tmp_path):
     source = shutil.copytree(scaffolded["sklearn"], tmp_path / "src")
     artifact = source / "model.skops"

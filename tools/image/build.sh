@@ -25,7 +25,7 @@ builder="localhost/modelrepo/s2i-$framework:0.1.0"
 image="localhost/modelrepo/$1:$version"
 # curl: `podman kube play` turns an httpGet livenessProbe into a healthcheck that runs curl
 # inside the container
-packages="python3,python3-venv,python-is-python3,curl"
+packages="python3,python3-venv,python-is-python3,curl,libgomp1"
 mkdir -p "$image_dir"
 
 label() {

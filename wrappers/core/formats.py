@@ -66,6 +66,24 @@ SKLEARN_INTERNALS = (
 )
 
 
+#: XGBoost's and LightGBM's scikit-learn estimators, alone or in a Pipeline. Their state is their
+#: parameters and a Booster, whose own state is the model itself: XGBoost's serialised buffer
+#: (bytes, read by ``XGBoosterUnserializeFromBuffer``) or LightGBM's model string (text, read
+#: by ``LGBM_BoosterLoadModelFromString``); neither runs Python code as it is read. A custom
+#: objective or metric is a function, which stays off the list.
+BOOSTER_ESTIMATOR_TYPES = (
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.sklearn.XGBRFClassifier",
+    "xgboost.sklearn.XGBRFRegressor",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "collections.OrderedDict",
+)
+
+
 def require_pickle_allowed(settings: Settings, path: Path, what: str) -> None:
     """Refuses to unpickle ``path`` unless the deployment set ``allow_pickle``."""
     if not settings.allow_pickle:
@@ -82,11 +100,14 @@ def require_pickle_allowed(settings: Settings, path: Path, what: str) -> None:
 
 @cache
 def sklearn_allowlist() -> tuple[str, ...]:
-    """Every scikit-learn estimator and transformer class, and the known data types."""
+    """Every scikit-learn estimator and transformer class, the known data types, and XGBoost's
+    and LightGBM's estimators."""
     from sklearn.utils import all_estimators
 
     estimators = (f"{cls.__module__}.{cls.__qualname__}" for _, cls in all_estimators())
-    return tuple(sorted({*estimators, *KNOWN_SKLEARN_TYPES, *sklearn_internals()}))
+    return tuple(
+        sorted({*estimators, *KNOWN_SKLEARN_TYPES, *sklearn_internals(), *BOOSTER_ESTIMATOR_TYPES})
+    )
 
 
 def sklearn_internals() -> set[str]:

@@ -29,7 +29,9 @@ MANIFEST_FILE = "manifest.json"
 CODE_DIR = "code"
 SCHEMA_VERSION = 2
 #: ``builtin``: a combiner or router of ``wrappers.frameworks.builtin``, from a JSON file
-Framework = Literal["sklearn", "tensorflow", "torch", "sentence-transformers", "builtin"]
+Framework = Literal[
+    "sklearn", "tensorflow", "torch", "xgboost", "lightgbm", "sentence-transformers", "builtin"
+]
 #: the part a model directory plays in a Seldon inference graph; upper-cased, it is Seldon's
 #: service type (``MODEL``, ``TRANSFORMER``, ``OUTPUT_TRANSFORMER``, ``ROUTER``, ``COMBINER``)
 Kind = Literal["model", "transformer", "output_transformer", "router", "combiner"]

@@ -13,12 +13,17 @@ from modelrepo.modeldir import usercode
 from modelrepo.modeldir.importers import Imported, Predict
 from modelrepo.modeldir.request import NewModel, Step
 from modelrepo.modeldir.samples import Sample
+from wrappers import wrapper_for
 from wrappers.contract import Spec, TensorSpec
 from wrappers.core.formats import SKOPS_FILE, load_skops, save_skops, sklearn_allowlist
 from wrappers.errors import ManifestError, ScaffoldError, UnsafeArtifact
+from wrappers.frameworks.sklearn.boosters import estimator_categories, with_categories
 from wrappers.frameworks.sklearn.describe import METHODS, describe_outputs, input_spec
 from wrappers.frameworks.sklearn.model import method_answer
 from wrappers.settings import Settings
+
+#: frameworks whose scikit-learn estimators a model may hold, by their top-level module
+ESTIMATOR_FRAMEWORKS = ("xgboost", "lightgbm")
 
 
 def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | None) -> Imported:
@@ -42,13 +47,15 @@ def import_artifact(request: NewModel, work: Path, step: Step, sample: Sample | 
                 f"holds {trusted or 'nothing'})"
             )
         code, requirements = _user_code(request, trusted, before, work)
+    requirements += booster_pins(work / SKOPS_FILE)
     fitted = getattr(estimator, "feature_names_in_", None)
+    inputs = _inputs(estimator, request, sample)
     return Imported(
         artifacts=[SKOPS_FILE],
-        predict=_same_answers(estimator, stored, outputs),
+        predict=_same_answers(estimator, stored, outputs, inputs[0] if inputs else None),
         kind=kind,
         tolerance=1e-9,
-        inputs=_inputs(estimator, request, sample),
+        inputs=inputs,
         outputs=outputs,
         dtype="float64",
         names=[str(n) for n in fitted] if fitted is not None else None,
@@ -74,6 +81,19 @@ def _user_code(
 def _trust(request: NewModel) -> list[str]:
     """The names trusted with ``--trust`` and by the ``trusted_types`` setting."""
     return [*request.trust, *Settings.resolve({}).trusted_types]
+
+
+def booster_pins(path: Path) -> list[str]:
+    """The framework packages besides scikit-learn that the estimators in a skops file come
+    from (XGBoost's, LightGBM's), pinned at their installed versions."""
+    import skops.io
+
+    modules = {name.split(".")[0] for name in skops.io.get_untrusted_types(file=path)}
+    return [
+        f"{wrapper_for(m).distribution}=={wrapper_for(m).installed_version()}"
+        for m in ESTIMATOR_FRAMEWORKS
+        if m in modules
+    ]
 
 
 def _check_estimator(estimator: Any, request: NewModel) -> None:
@@ -109,10 +129,15 @@ def _inputs(estimator: Any, request: NewModel, sample: Sample | None) -> list[Sp
         return None  # a matrix of the flags' width
 
 
-def _same_answers(estimator: Any, stored: Any, outputs: list[TensorSpec]) -> Predict:
+def _same_answers(
+    estimator: Any, stored: Any, outputs: list[TensorSpec], spec: Spec | None
+) -> Predict:
     """The user's estimator as the golden reference; the skops copy must answer the same."""
 
+    categories = estimator_categories(estimator)
+
     def answers(model: Any, X: Any) -> dict[str, np.ndarray]:
+        X = with_categories(X, spec, categories) if spec is not None else X
         return {o.name: method_answer(model, o.name, X) for o in outputs}
 
     def predict(checked: dict[str, Any]) -> dict[str, Any]:

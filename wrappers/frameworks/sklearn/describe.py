@@ -13,6 +13,7 @@ from wrappers.contract import Column, Spec, TableSpec, TensorSpec, TextSpec
 from wrappers.core.formats import SKOPS_FILE
 from wrappers.core.manifest import MANIFEST_FILE
 from wrappers.errors import ManifestError
+from wrappers.frameworks.sklearn.boosters import estimator_categories
 
 #: the estimator methods served as outputs, each output named by its method
 METHODS = (
@@ -164,6 +165,8 @@ def encoded_columns(estimator: Any) -> dict[str, list[Any] | None]:
     """Columns that a fitted encoder takes, with its known categories (None: any value)."""
     found: dict[str, list[Any] | None] = {}
     for transformer, columns in _column_steps(estimator):
+        recorded = estimator_categories(transformer)  # XGBoost's and LightGBM's estimators
+        found.update({c: recorded[c] for c in columns if c in recorded})
         categories = getattr(transformer, "categories_", None)
         if categories is None:
             found.update(_learned_categories(transformer, columns))

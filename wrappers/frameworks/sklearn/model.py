@@ -13,6 +13,7 @@ from wrappers.core.formats import SKOPS_FILE, load_skops, require_pickle_allowed
 from wrappers.core.manifest import Manifest
 from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
+from wrappers.frameworks.sklearn.boosters import estimator_categories, with_categories
 from wrappers.frameworks.sklearn.describe import (
     METHODS,
     describe,
@@ -53,6 +54,8 @@ class SklearnRuntime(ServedModel):
             raise ManifestError(f"method must be one of {METHODS}, got {method!r}")
         self.served = [self._output(method)] if method else self.manifest.outputs
         self.estimator: Any = None
+        #: XGBoost's or LightGBM's categories, whose columns it takes as pandas categories
+        self.booster_categories: dict[str, list[Any]] = {}
         self.fast_path: FastPredictor | None = None
 
     def _output(self, method: str) -> TensorSpec:
@@ -89,6 +92,7 @@ class SklearnRuntime(ServedModel):
     def _load(self) -> None:
         artifact = self.manifest.options.get("artifact") or self.manifest.artifacts[0].path
         self.estimator = self._read(self.source / artifact)
+        self.booster_categories = estimator_categories(self.estimator)
         fit_jobs_to_budget(self.estimator, self.budget.intra_op_threads)
         missing = [s.name for s in self.served if not hasattr(self.estimator, s.name)]
         if missing:
@@ -109,6 +113,7 @@ class SklearnRuntime(ServedModel):
         )
 
     def _call(self, method: str, X: Any) -> np.ndarray:
+        X = with_categories(X, self.manifest.inputs[0], self.booster_categories)
         fast = self.fast_path
         model = fast if fast is not None and method in fast.methods else self.estimator
         return method_answer(model, method, X)
