@@ -138,8 +138,8 @@ class TensorSpec(BaseModel):
             raise self._wrong_type(array, "booleans (true/false)")
         target = np.dtype(self.dtype)
         try:
-            if array.dtype.kind == "O" and _all(array, _is_number):
-                array = array.astype(np.float64)
+            if array.dtype.kind == "O" and _all(array, self._is_value):
+                array = array.astype(np.float64)  # a null, where NaN is allowed, becomes NaN
             if array.dtype.kind not in NUMERIC_KINDS:
                 raise self._wrong_type(array, f"numbers ({self.dtype})")
             if array.dtype == target:
@@ -150,6 +150,10 @@ class TensorSpec(BaseModel):
                 return array.astype(target, copy=False)
         except OverflowError as exc:  # a JSON integer beyond any float
             raise InvalidInput(f"{self.name}: values do not fit {self.dtype}: {exc}") from exc
+
+    def _is_value(self, value: object) -> bool:
+        """A number, or JSON's null where the model takes NaN (JSON has no NaN of its own)."""
+        return _is_number(value) or (value is None and self.allow_nan)
 
     def _integers(self, array: np.ndarray, target: np.dtype) -> np.ndarray:
         if array.dtype.kind == "f" and not (np.isfinite(array) & (array == np.round(array))).all():

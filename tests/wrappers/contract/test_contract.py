@@ -284,3 +284,16 @@ def test_a_fixed_batch_is_named_when_a_request_has_another():
         InvalidInput, match=r"x: expected a fixed batch of 2 rows \(shape \[2, 3\]\)"
     ):
         read(fixed, [[1, 2, 3]])
+
+
+def test_a_null_is_nan_only_where_the_tensor_allows_nan():
+    rows = [[1.5, None], [2.0, 3.0]]
+    allowed = TensorSpec(name="x", dtype="float32", shape=[-1, 2], allow_nan=True)
+    checked = allowed.check(np.array(rows, dtype=object))
+    assert np.isnan(checked[0, 1]) and checked[1, 1] == 3.0
+    with pytest.raises(InvalidInput, match="expected numbers"):
+        TensorSpec(name="x", dtype="float32", shape=[-1, 2]).check(np.array(rows, dtype=object))
+    with pytest.raises(InvalidInput, match="whole numbers"):
+        TensorSpec(name="x", dtype="int64", shape=[-1, 2], allow_nan=True).check(
+            np.array(rows, dtype=object)
+        )

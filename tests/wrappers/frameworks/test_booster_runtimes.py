@@ -101,6 +101,22 @@ def test_a_missing_value_is_answered_as_the_library_does(tmp_path):
     np.testing.assert_allclose(answer, library(rows))
 
 
+@pytest.mark.parametrize("case", ["xgb reg:squarederror", "lgb regression"])
+def test_a_json_null_is_a_missing_value(tmp_path, case):
+    """JSON has no NaN: a null in a booster's matrix is the missing value the library takes."""
+    wrapper, train, objective, data = CASES[case]
+    _, library, _, _ = train(tmp_path, objective, data)
+    model = wrapper(model_dir=tmp_path, allow_unverified=True)
+    model.load()
+    rows = data(return_X_y=True)[0][:3].tolist()
+    rows[1][2] = None
+    (answer,) = model.infer(Request({"input": rows})).values()
+    expected = np.array(rows, dtype=np.float64)  # None becomes NaN
+    dtype = np.float32 if wrapper is XGBoostModel else np.float64
+    np.testing.assert_allclose(answer, library(expected.astype(dtype)), rtol=1e-6)
+    assert np.isnan(expected[1, 2])
+
+
 def test_the_method_setting_answers_the_class_index(tmp_path):
     _, library, _, _ = xgb_trained(tmp_path, "multi:softprob", load_wine)
     model = XGBoostModel(model_dir=tmp_path, allow_unverified=True, method="predict")
