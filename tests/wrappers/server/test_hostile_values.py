@@ -148,7 +148,8 @@ SHAPES: list[tuple[str, list[int], int, str]] = [
     ("rank 40 of ones", [1] * 40, 1, f"rank 40 is over the limit of {MAX_RANK}"),
     ("rank 100000 of ones", [1] * 100_000, 1, f"rank 100000 is over the limit of {MAX_RANK}"),
     ("a negative dimension", [-1, 1], 1, "non-negative"),
-    ("over the element limit", [10**8, 1], 0, "over the limit"),
+    # over max_batch_rows x the widest row of any model here (a 3x224x224 image: 1.5e9)
+    ("over the element limit", [2**40, 1], 0, "over the limit"),
 ]
 
 
