@@ -51,8 +51,9 @@ class Settings(BaseModel):
     microbatch_wait_ms: float = Field(
         default=5.0,
         ge=0,
-        description="micro-batching: how long a batch may wait for as many requests as the "
-        "last one had (never when requests come one at a time; 0: never)",
+        description="micro-batching: how long a batch may wait for as many requests as were "
+        "in flight at once since the last batch (never when requests come one at a time; "
+        "0: never)",
     )
     fast_json: bool = Field(
         default=True,

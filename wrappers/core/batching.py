@@ -6,7 +6,8 @@ for every row; running them together pays it once. The batcher does this without
 thread: the first caller to find the model idle becomes the leader, takes every request queued
 so far (up to ``max_rows`` rows), runs them as one batch and hands each caller exactly its own
 rows. Alone, a request runs at once (no added latency); under load, batches grow by themselves,
-and with ``max_wait_s`` a leader may wait briefly for as many requests as its last batch had.
+and with ``max_wait_s`` a leader may wait briefly for as many requests as were in flight at once
+since the last batch.
 The model must treat rows independently, as every ``predict`` does. Rows are an array's first
 dimension (any rank) or a list's items (texts); the answer is always an array.
 """
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +40,8 @@ class _Pending:
     output: np.ndarray | None = None
     error: BaseException | None = None
     done: bool = False
+    #: set when the rows are answered, or when this caller is to lead the next batch
+    woken: threading.Event = field(default_factory=threading.Event)
 
     def result(self) -> np.ndarray:
         if self.error is not None:
@@ -48,7 +51,12 @@ class _Pending:
 
 
 class MicroBatcher:
-    """Wraps a model function; call it from any number of threads."""
+    """Wraps a model function; call it from any number of threads.
+
+    Each waiting caller sleeps on its own event, woken once: when its rows are answered or when
+    it is to lead. A leader hands the lead to the first caller still queued, so one thread wakes
+    per batch instead of every waiting one.
+    """
 
     def __init__(self, model: Model, max_rows: int, max_wait_s: float = 0.0) -> None:
         if max_rows < 1:
@@ -57,9 +65,13 @@ class MicroBatcher:
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self._queue: deque[_Pending] = deque()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._busy = False
-        self._last_group = 1
+        self._gathering = False
+        #: callers inside now, and the most inside since the last batch was taken
+        self._inside = 0
+        self._peak = 1
         #: how many model calls ran and how many requests they answered, for tuning
         self.calls = 0
         self.requests = 0
@@ -68,38 +80,57 @@ class MicroBatcher:
         if len(rows) >= self.max_rows:
             return self.model(rows)
         mine = _Pending(rows)
-        with self._changed:
+        with self._lock:
+            self._inside += 1
+            self._peak = max(self._peak, self._inside)
             self._queue.append(mine)
-            if self.max_wait_s:
-                self._changed.notify_all()
-        while True:
-            with self._changed:
-                while self._busy and not mine.done:
-                    self._changed.wait()
-                if mine.done:
-                    return mine.result()
-                self._busy = True
-                self._gather()
-                group = self._take()
-            try:
-                self._run(group)
-            finally:
-                with self._changed:
-                    self._busy = False
-                    self._changed.notify_all()
+            lead = not self._busy
+            self._busy = True
+            if self._gathering:
+                self._arrived.notify()
+        try:
+            if not lead:
+                mine.woken.wait()
+            if not mine.done:  # this caller leads: its rows head the queue
+                self._lead()
+            return mine.result()
+        finally:
+            with self._lock:
+                self._inside -= 1
+
+    def _lead(self) -> None:
+        """Takes and runs one batch (the leader's own rows first), then passes the lead on."""
+        with self._lock:
+            self._gather()
+            group = self._take()
+        try:
+            self._run(group)
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._busy = following is not None
+            for pending in group:
+                pending.woken.set()
+            if following is not None:
+                following.woken.set()
 
     def _gather(self) -> None:
-        """Waits (as leader, lock held) up to ``max_wait_s`` for as many requests as the last
-        batch had: under concurrent load the others are on their way; alone, it never waits."""
-        expected = min(self._last_group, self.max_rows)
+        """Waits (as leader, lock held) up to ``max_wait_s`` for as many requests as were inside
+        the batcher at once since the last batch was taken: under a steady load, the callers just
+        answered come back with their next request; alone, it never waits."""
+        expected = min(self._peak, self.max_rows)
         if not self.max_wait_s or expected < 2:
             return
         deadline = time.monotonic() + self.max_wait_s
-        while len(self._queue) < expected and self._queued_rows() < self.max_rows:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self._changed.wait(left)
+        self._gathering = True
+        try:
+            while len(self._queue) < expected and self._queued_rows() < self.max_rows:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._arrived.wait(left)
+        finally:
+            self._gathering = False
 
     def _queued_rows(self) -> int:
         return sum(len(p.rows) for p in self._queue)
@@ -111,7 +142,7 @@ class MicroBatcher:
             pending = self._queue.popleft()
             group.append(pending)
             rows += len(pending.rows)
-        self._last_group = len(group)
+        self._peak = self._inside
         return group
 
     def _run(self, group: list[_Pending]) -> None:

@@ -101,12 +101,31 @@ def test_under_load_a_leader_waits_for_as_many_callers_as_last_time():
     assert model.calls == [1, 2, 2]
 
 
+def test_callers_just_answered_join_the_next_batch():
+    """Closed-loop clients: while one request runs, three queue; the one answered sends its next
+    request after a round trip, and the leader of the next batch waits for it (four were in
+    flight at once)."""
+    model = RecordingModel(delay=0.1)
+    batcher = MicroBatcher(model, max_rows=8, max_wait_s=1.0)
+
+    def client(first_delay: float, requests: int) -> None:
+        time.sleep(first_delay)
+        for _ in range(requests):
+            batcher(np.ones((1, 2)))
+            time.sleep(0.02)  # the answer's way back to the client, and the next request's
+
+    with ThreadPoolExecutor(4) as pool:
+        runs = [pool.submit(client, 0, 2)] + [pool.submit(client, 0.03, 1) for _ in range(3)]
+        [run.result(timeout=5) for run in runs]
+    assert model.calls == [1, 4]
+
+
 def test_alone_a_leader_never_waits():
     model = RecordingModel(delay=0)
     batcher = MicroBatcher(model, max_rows=8, max_wait_s=5.0)
     waits = []
-    wait = batcher._changed.wait
-    batcher._changed.wait = lambda timeout=None: waits.append(timeout) or wait(timeout)
+    wait = batcher._arrived.wait
+    batcher._arrived.wait = lambda timeout=None: waits.append(timeout) or wait(timeout)
     for _ in range(3):
         batcher(np.ones((1, 2)))
     assert waits == [], "a request that came alone waited for others"
