@@ -3,13 +3,14 @@
 The worker reads each request in its event loop before any thread takes it. h11 finds where the
 request ends (``Content-Length`` or chunked encoding) and refuses what is malformed; this module
 adds the limits (head, chunk and body size) and turns every refusal into one complete answer in
-Seldon's error shape. A complete request is then rebuilt with a ``Content-Length`` and parsed by
-gunicorn's own parser from memory, so the thread that answers it reads nothing from the socket
-and gunicorn never sees a framing that h11 did not check.
+Seldon's error shape. A complete request's head is then rebuilt with a ``Content-Length`` and
+parsed by gunicorn's own parser from memory, and its body handed over whole, so the thread that
+answers it reads nothing from the socket and gunicorn never sees a framing that h11 did not check.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from http import HTTPStatus
 from typing import Any
@@ -125,8 +126,8 @@ class RequestReader:
         """Bytes received after the request: the start of the next one (pipelined)."""
         return self._h11.trailing_data[0]
 
-    def rebuilt(self) -> bytes:
-        """The request with its body whole behind a ``Content-Length``."""
+    def head(self) -> bytes:
+        """The request's head, its body framed by a ``Content-Length``."""
         assert self.request is not None
         request = self.request
         lines = [b"%s %s HTTP/%s" % (request.method, request.target, request.http_version)]
@@ -134,16 +135,20 @@ class RequestReader:
             if name.lower() not in FRAMING_HEADERS:
                 lines.append(name + b": " + value)
         lines.append(b"Content-Length: %d" % len(self.body))
-        return b"\r\n".join(lines) + b"\r\n\r\n" + bytes(self.body)
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def parsed(self, cfg: Any, client: Any) -> Request:
-        """gunicorn's request, parsed from memory; its own limits (request line, header count
-        and size) refuse here, before any thread."""
+        """gunicorn's request, its head parsed from memory, its own limits (request line, header
+        count and size) refusing here, before any thread. The body is the bytes already read:
+        gunicorn's reader would copy what remains of it for every KiB the application reads, which
+        cost a 600 KB image 20 ms."""
         try:
-            return next(RequestParser(cfg, [self.rebuilt()], client))
+            request = next(RequestParser(cfg, [self.head()], client))
         except gunicorn_errors.LimitRequestLine as error:
             raise Refused(414, f"request line too long: {error}") from None
         except gunicorn_errors.LimitRequestHeaders as error:
             raise Refused(431, f"request headers too large: {error}") from None
         except (gunicorn_errors.ParseException, gunicorn_errors.NoMoreData) as error:
             raise Refused(400, f"malformed HTTP request: {error}") from None
+        request.body = io.BytesIO(self.body)
+        return request
