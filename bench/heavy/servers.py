@@ -74,10 +74,8 @@ class HeavyServer(Server):
 
 
 def native_threads(threads: int) -> dict[str, str]:
-    """OpenMP and BLAS pools of ``threads``, waiting passively when several (as the wrappers'
-    budget makes them): a pool spinning on cores other processes share slows every peer."""
-    env = {f"{name}_NUM_THREADS": str(threads) for name in ("OMP", "MKL", "OPENBLAS")}
-    return {**env, "OMP_WAIT_POLICY": "PASSIVE"} if threads > 1 else env
+    """OpenMP and BLAS pools of ``threads``, as the wrappers' budget sizes them."""
+    return {f"{name}_NUM_THREADS": str(threads) for name in ("OMP", "MKL", "OPENBLAS")}
 
 
 def ours(model: str) -> HeavyServer:
