@@ -1,7 +1,8 @@
 """The model alone, in process, and the server's own cost around it.
 
 ``python -m bench.heavy.inprocess MODEL SECONDS BATCHES`` loads ``models/MODEL`` as its image does
-(its ``MyModel``, all cores for the framework), then prints one JSON line:
+(its ``MyModel``), but with every core for the framework, called from the main thread as a
+script calls it; the served model's goals are set against that. Then it prints one JSON line:
 
 * ``limit``: rows/s of the bare model call (the framework's predict on checked inputs) at each
   batch size of BATCHES (comma-separated), each for about SECONDS; the best is the in-process

@@ -29,7 +29,7 @@ from bench.servers import ROOT
 #: the models of the heavy cases (made by their own train.py)
 HEAVY_MODELS = ("torch-resnet18", "minilm-embeddings")
 #: the peers' configurations tried; each peer's best is the one compared
-PEER_CONFIGS = (Batching(1, 16, 5), Batching(2, 8, 5))
+PEER_CONFIGS = (Batching(2, 8, 5), Batching(2, 32, 5))
 
 
 @dataclass(frozen=True)
