@@ -8,19 +8,21 @@ script calls it; the served model's goals are set against that. Then it prints o
   batch size of BATCHES (comma-separated), each for about SECONDS; the best is the in-process
   limit, the batch-1 median call is the bare model call;
 * ``overhead``: for one request over V2 binary REST (Seldon's Flask app, the same blueprint
-  the server runs) and over V2 gRPC (the servicer, with the message parsed from and written to
-  bytes), the median time of the whole request and of the model call inside it; their
-  difference is the server's own cost: decode, checks, encode;
+  the server runs, called as a WSGI application) and over V2 gRPC (the servicer, with the
+  message parsed from and written to bytes), the median time of the whole request and of the
+  model call inside it; their difference is the server's own cost: decode, checks, encode;
 * ``reference``: the model's output for the sample, which every server must answer.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,6 +91,27 @@ class ModelClock:
         served._predict = timed
 
 
+def wsgi_call(app: Any, body: Any) -> Callable[[], None]:
+    """One request to the WSGI application, its environ built once: what is timed is the
+    server's part (routing, decode, checks, model, encode), not a test client's."""
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        path=body.path, method="POST", data=body.data, headers=body.headers
+    ).get_environ()
+
+    def call() -> None:
+        statuses = []
+        answer = app(
+            {**environ, "wsgi.input": io.BytesIO(body.data)},
+            lambda status, headers, exc_info=None: statuses.append(status),
+        )
+        b"".join(answer)
+        assert statuses[0].startswith("200"), statuses
+
+    return call
+
+
 def overhead(served: Any, sample: Sample) -> dict[str, dict[str, float]]:
     from seldon_core.metrics import SeldonMetrics
     from seldon_core.wrapper import get_rest_microservice
@@ -97,13 +120,9 @@ def overhead(served: Any, sample: Sample) -> dict[str, dict[str, float]]:
     from wrappers.server.v2_grpc import InferenceServicer
 
     clock = ModelClock(served)
-    client = get_rest_microservice(served, SeldonMetrics()).test_client()
+    rest = wsgi_call(get_rest_microservice(served, SeldonMetrics()), sample.v2_binary())
     servicer = InferenceServicer(served)
-    binary, grpc_body = sample.v2_binary(), sample.grpc()
-
-    def rest() -> None:
-        answer = client.post(binary.path, data=binary.data, headers=binary.headers)
-        assert answer.status_code == 200, answer.data
+    grpc_body = sample.grpc()
 
     def grpc() -> None:
         servicer._infer(pb.ModelInferRequest.FromString(grpc_body.data)).SerializeToString()
