@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP = Path("/sys/fs/cgroup")
 
 
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0))
+def cpu_count(cgroup: Path = CGROUP) -> int:
+    """The cores this process may use: its CPU affinity, capped by its cgroup's CPU limit
+    rounded up. In a pod limited to 1 CPU the affinity still names every core of the node, and
+    a framework sized from it would run that many threads in one core's quota."""
+    cores = len(os.sched_getaffinity(0))
+    limit = cgroup_cpu_limit(cgroup)
+    return cores if limit is None else max(1, min(cores, math.ceil(limit)))
+
+
+def cgroup_cpu_limit(cgroup: Path = CGROUP) -> float | None:
+    """CPUs of quota per period (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), or None."""
+    try:
+        if (cgroup / "cpu.max").exists():
+            quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 else None
 
 
 @dataclass(frozen=True)

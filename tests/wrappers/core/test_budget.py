@@ -62,3 +62,22 @@ def test_the_local_microservice_tells_each_worker_how_many_share_the_cores(tmp_p
 
     service = Microservice(tmp_path, workers=2, threads=8)
     assert {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "8"}.items() <= service.sizing().items()
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "50000 100000\n"}, 1),  # v2, half a CPU
+        ({"cpu.max": "150000 100000\n"}, 2),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_a_cgroup_cpu_limit_caps_the_cores(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    cores = len(os.sched_getaffinity(0))
+    assert cpu_count(tmp_path) == (cores if expected is None else min(cores, expected))
