@@ -222,6 +222,8 @@ class ServedModel(ABC):
         """Verifies and loads the artifact in this worker, then replays the golden pairs."""
         name = self.manifest.name
         started = time.perf_counter()
+        # OpenMP's thread count set on the main thread is every later thread's default
+        self.budget.limit_native_threads()
         mismatch = on_passing_thread(self._load_verified)
         self.ready, self.problem = mismatch is None, mismatch or ""
         self._batch_across_threads()
@@ -244,7 +246,6 @@ class ServedModel(ABC):
             with verified_source(self.model_dir, self.settings) as self.source:
                 self._verify_artifacts()
                 self._check_framework_version()
-                self.budget.limit_native_threads()
                 self._import_code()
                 self._load()
         except ModelLoadError:
