@@ -14,8 +14,6 @@ and ``.md``. The machine may be shared: compare the ratios of one run, not numbe
 from __future__ import annotations
 
 import json
-import os
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +25,11 @@ import click
 import numpy as np
 
 from bench.harness import drive, machine
+from bench.heavy import inprocess
+from bench.heavy.wire import Sample
 from bench.procs import memory_of_busy, session_sample
 from bench.servers import MODELS, ROOT
 from modelrepo.local.process import Microservice
-from wrappers import wrapper_for
 from wrappers.contract import TextSpec
 from wrappers.core.budget import cpu_count
 from wrappers.core.manifest import Manifest
@@ -111,35 +110,42 @@ def one_row(manifest: Manifest) -> Any:
     return np.asarray(value[:1], dtype=spec.dtype)
 
 
-def rows_of(row: Any, count: int) -> Any:
-    return row * count if isinstance(row, list) else np.repeat(row, count, axis=0)
+class CpuClock:
+    """Wraps the model's predict to add up the CPU time and the rows of each batch size; the
+    first call of each size is the warm-up and is not counted."""
+
+    def __init__(self, served: Any) -> None:
+        self.cpu_s: dict[int, float] = {}
+        self.rows: dict[int, int] = {}
+        predict = served._predict
+
+        def timed(inputs: dict[str, Any]) -> Any:
+            rows = len(next(iter(inputs.values())))
+            if rows not in self.rows:
+                self.cpu_s[rows], self.rows[rows] = 0.0, 0
+                return predict(inputs)
+            used = time.process_time()
+            try:
+                return predict(inputs)
+            finally:
+                self.cpu_s[rows] += time.process_time() - used
+                self.rows[rows] += rows
+
+        served._predict = timed
+
+    def ms_per_row(self, batch: int) -> float:
+        return self.cpu_s[batch] * 1000 / self.rows[batch]
 
 
-def in_process(model_dir: Path, seconds: float) -> tuple[dict[int, float], dict[int, float], float]:
-    """The model's own call (every core to itself) at each batch size: rows/s and CPU ms per
-    row; and batch 1's median call."""
-    manifest = Manifest.read(model_dir)
-    os.environ["GUNICORN_WORKERS"] = "1"
-    model = wrapper_for(manifest.framework)(model_dir=model_dir)
-    model.load()
-    name, row = manifest.inputs[0].name, one_row(manifest)
-    rates, cpu = {}, {}
-    for batch in BATCHES:
-        inputs = {name: rows_of(row, batch)}
-        model._predict(inputs)
-        calls, started, used = 0, time.perf_counter(), time.process_time()
-        while (elapsed := time.perf_counter() - started) < seconds:
-            model._predict(inputs)
-            calls += 1
-        rates[batch] = calls * batch / elapsed
-        cpu[batch] = (time.process_time() - used) * 1000 / (calls * batch)
-    single = {name: row}
-    times = []
-    for _ in range(50):
-        started = time.perf_counter()
-        model._predict(single)
-        times.append((time.perf_counter() - started) * 1000)
-    return rates, cpu, statistics.median(times)
+def in_process(model: str, seconds: float) -> tuple[dict[int, float], dict[int, float], float]:
+    """The model's own call (every core to itself) at each batch size, measured as the heavy
+    bench measures its limit: rows/s and CPU ms per row; and batch 1's median call."""
+    served = inprocess.load(model)
+    clock = CpuClock(served)
+    found = inprocess.limit(served, Sample.of(MODELS / model), seconds, list(BATCHES))
+    rates = {batch: found["rows_per_s"][batch] for batch in BATCHES}
+    cpu = {batch: clock.ms_per_row(batch) for batch in BATCHES}
+    return rates, cpu, found["call_ms"]
 
 
 def drive_grpc(target: str, request: Any, connections: int, seconds: float) -> dict[str, float]:
@@ -296,7 +302,7 @@ def main(model: str, configs: tuple[str, ...], seconds: int, via: str, out: Path
     model_dir = MODELS / model
     manifest = Manifest.read(model_dir)
     result = Measurement(model, {**machine(), "cpus": str(cpu_count())}, via=via)
-    result.in_process, result.in_process_cpu_ms, result.bare_ms = in_process(model_dir, seconds / 2)
+    result.in_process, result.in_process_cpu_ms, result.bare_ms = in_process(model, seconds / 2)
     click.echo(f"{model}: in process {result.in_process}, bare {result.bare_ms:.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         body = Path(tmp) / "body.json"

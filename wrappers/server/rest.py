@@ -21,20 +21,14 @@ from seldon_core.flask_utils import SeldonMicroserviceException, get_request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body, excerpt
+from wrappers.protocols.seldon import hooks
 from wrappers.protocols.seldon.envelope import EXAMPLE, require_object
 from wrappers.protocols.seldon.hooks import SERVED_ENDPOINTS
 
-PREDICT_PATHS = frozenset({"/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"})
 FEEDBACK_PATHS = frozenset({"/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"})
 #: the paths each kind of graph node answers besides feedback (Seldon's executor calls a
 #: MODEL's predict, a TRANSFORMER's transform-input, and so on)
-KIND_PATHS = {
-    "model": PREDICT_PATHS,
-    "transformer": frozenset({"/transform-input"}),
-    "output_transformer": frozenset({"/transform-output"}),
-    "router": frozenset({"/route"}),
-    "combiner": frozenset({"/aggregate"}),
-}
+KIND_PATHS = {kind: frozenset(paths) for kind, paths in hooks.KIND_PATHS.items()}
 #: every path that carries a message to one kind of node
 NODE_PATHS = frozenset().union(*KIND_PATHS.values())
 

@@ -9,7 +9,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wrappers.contract import TensorSpec
-from wrappers.core.formats import SKOPS_FILE, load_skops, require_pickle_allowed
+from wrappers.core.formats import (
+    SKOPS_FILE,
+    load_skops,
+    require_pickle_allowed,
+    sklearn_allowlist,
+)
 from wrappers.core.manifest import Manifest
 from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import InvalidInput, ManifestError, ModelLoadError
@@ -57,6 +62,10 @@ class SklearnRuntime(ServedModel):
         #: XGBoost's or LightGBM's categories, whose columns it takes as pandas categories
         self.booster_categories: dict[str, list[Any]] = {}
         self.fast_path: FastPredictor | None = None
+        if self._artifact().endswith(".skops"):
+            # walked once here: Seldon's microservice builds this object before gunicorn forks
+            # and calls load() in each worker, which inherits the cached allowlist
+            sklearn_allowlist()
 
     def _output(self, method: str) -> TensorSpec:
         recorded = {s.name: s for s in self.manifest.outputs}
@@ -89,9 +98,12 @@ class SklearnRuntime(ServedModel):
 
         return joblib.load(path)
 
+    def _artifact(self) -> str:
+        """The estimator's file, as the manifest names it."""
+        return self.manifest.options.get("artifact") or self.manifest.artifacts[0].path
+
     def _load(self) -> None:
-        artifact = self.manifest.options.get("artifact") or self.manifest.artifacts[0].path
-        self.estimator = self._read(self.source / artifact)
+        self.estimator = self._read(self.source / self._artifact())
         self.booster_categories = estimator_categories(self.estimator)
         fit_jobs_to_budget(self.estimator, self.budget.intra_op_threads)
         missing = [s.name for s in self.served if not hasattr(self.estimator, s.name)]

@@ -35,16 +35,16 @@ class GraphHooks(SeldonHooks):
     the contract, each only by the kind of node the manifest declares."""
 
     def transform_input_raw(self, request: Any) -> Any:
-        self.require_kind("transformer", "/transform-input")
+        self.require_kind("transformer")
         return self._message_answer(request)
 
     def transform_output_raw(self, request: Any) -> Any:
-        self.require_kind("output_transformer", "/transform-output")
+        self.require_kind("output_transformer")
         return self._message_answer(request)
 
     def route_raw(self, request: Any) -> Any:
         """The child this request goes to, as ``[[n]]`` and in ``meta.routing``."""
-        self.require_kind("router", "/route")
+        self.require_kind("router")
         answer = self._message_answer(request, proto=False)
         (route,) = answer["data"]["ndarray"][0]
         answer["meta"]["routing"] = {unit_name(): int(route)}
@@ -53,7 +53,7 @@ class GraphHooks(SeldonHooks):
     def aggregate_raw(self, request: Any) -> Any:
         """One answer from the children's (checked against each other), with their tags,
         request paths and metrics merged as Seldon merges them."""
-        self.require_kind("combiner", "/aggregate")
+        self.require_kind("combiner")
         messages = _children(request)
         envelopes, metas = [], []
         for i, message in enumerate(messages):

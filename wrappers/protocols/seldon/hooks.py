@@ -27,14 +27,17 @@ from wrappers.protocols.seldon.message import answer_data, read_request
 if TYPE_CHECKING:  # seldon_core.proto imports TensorFlow when it is installed
     from seldon_core.proto import prediction_pb2
 
-#: the endpoint Seldon's executor calls for each kind of graph node
-SERVED_ENDPOINTS = {
-    "model": "/api/v1.0/predictions",
-    "transformer": "/transform-input",
-    "output_transformer": "/transform-output",
-    "router": "/route",
-    "combiner": "/aggregate",
+#: the REST paths each kind of graph node answers besides feedback, the one Seldon's executor
+#: calls first (a model also answers Seldon's older prediction paths)
+KIND_PATHS = {
+    "model": ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict"),
+    "transformer": ("/transform-input",),
+    "output_transformer": ("/transform-output",),
+    "router": ("/route",),
+    "combiner": ("/aggregate",),
 }
+#: the endpoint Seldon's executor calls for each kind of graph node
+SERVED_ENDPOINTS = {kind: paths[0] for kind, paths in KIND_PATHS.items()}
 #: the histogram of model call durations (a Seldon TIMER: milliseconds in, seconds exposed)
 LATENCY_METRIC = "modelrepo_model_latency_seconds"
 
@@ -52,7 +55,7 @@ class SeldonHooks(ServedModel):
         from seldon_core.proto.prediction_pb2 import SeldonMessage
         from seldon_core.user_model import SeldonNotImplementedError
 
-        self.require_kind("model", "/api/v1.0/predictions")
+        self.require_kind("model")
         generic = not self.settings.fast_json and self.manifest.matrix is not None
         if isinstance(request, SeldonMessage):
             envelope = check_proto(request, self.max_elements)
@@ -92,13 +95,13 @@ class SeldonHooks(ServedModel):
             return outputs[self.outputs[0].name]
         return outputs
 
-    def require_kind(self, kind: str, endpoint: str) -> None:
+    def require_kind(self, kind: str) -> None:
         """Refuses (404) a method of another kind of graph node than the manifest's."""
         served = self.manifest.kind
         if served != kind:
             raise NotServed(
                 f"{self.manifest.name} is a {served}: Seldon calls it on "
-                f"{SERVED_ENDPOINTS[served]}, not on {endpoint}"
+                f"{SERVED_ENDPOINTS[served]}, not on {SERVED_ENDPOINTS[kind]}"
             )
 
     def _answer(self, meta: dict[str, Any], envelope: Envelope) -> dict:
