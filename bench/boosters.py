@@ -9,15 +9,13 @@ the wrappers are sent the table itself and do that coding per request.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.servers import MLSERVER_VENV, MODELS, Protocol, Server, model_server, s2i_environment
-from modelrepo.local.process import free_port
+from bench.servers import MODELS, Protocol, Server, mlserver_home, model_server, s2i_environment
 from wrappers import wrapper_for
 from wrappers.contract import TableSpec
 from wrappers.core.manifest import Manifest
@@ -119,25 +117,13 @@ def mlserver_booster_server(run_dir: Path, name: str, workers: int = WORKERS) ->
     model_file = MODELS / name / manifest.artifacts[0].path
 
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
-        home = run_dir / f"mlserver-{name}"
-        model_dir = home / name
-        model_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "host": "127.0.0.1",
-            "http_port": port,
-            "grpc_port": free_port(),
-            "metrics_port": free_port(),
-            "parallel_workers": workers,
-            "debug": False,  # no access log, like the other servers
-        }
-        (home / "settings.json").write_text(json.dumps(settings))
-        model_settings = {
+        model = {
             "name": name,
             "implementation": MODELS_AND_RUNTIMES[name],
             "parameters": {"uri": str(model_file)},
         }
-        (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
-        return [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."], home, {}
+        home = run_dir / f"mlserver-{name}"
+        return mlserver_home(home, port, workers, model), home, {}
 
     label = f"MLServer 1.7 {manifest.framework} runtime, {workers} workers"
     key = f"mlserver-{manifest.framework}"

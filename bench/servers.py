@@ -277,30 +277,38 @@ def keras_server(workers: int = 2) -> Server:
     return seldon_server("keras", label, ["tf-regressor"], BASELINES, "KerasPredict", env)
 
 
+def mlserver_home(
+    home: Path, port: int, workers: int, model: dict[str, Any], grpc_port: int = 0
+) -> list[str]:
+    """Writes MLServer's ``settings.json`` in ``home`` and ``model``'s ``model-settings.json`` in
+    ``home/<name>``; returns the command that starts MLServer there."""
+    model_dir = home / model["name"]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": grpc_port or free_port(),
+        "metrics_port": free_port(),
+        "parallel_workers": workers,
+        "debug": False,  # no access log, like the other servers
+    }
+    (home / "settings.json").write_text(json.dumps(settings))
+    (model_dir / "model-settings.json").write_text(json.dumps(model))
+    return [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."]
+
+
 def mlserver_server(run_dir: Path, workers: int = 2) -> Server:
     """MLServer 1.7 with mlserver-sklearn on the same forest (as joblib), in its own
     environment."""
 
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
-        model_dir = run_dir / "mlserver" / "sklearn-iris"
-        model_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "host": "127.0.0.1",
-            "http_port": port,
-            "grpc_port": free_port(),
-            "metrics_port": free_port(),
-            "parallel_workers": workers,
-            "debug": False,  # no access log, like the other servers
-        }
-        (model_dir.parent / "settings.json").write_text(json.dumps(settings))
-        model_settings = {
+        model = {
             "name": "sklearn-iris",
             "implementation": "mlserver_sklearn.SKLearnModel",
             "parameters": {"uri": str(iris_joblib())},
         }
-        (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
-        command = [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."]
-        return command, model_dir.parent, {}
+        home = run_dir / "mlserver"
+        return mlserver_home(home, port, workers, model), home, {}
 
     return Server(
         "mlserver",

@@ -21,6 +21,7 @@ from bench.servers import (
     ROOT,
     SELDON,
     Server,
+    mlserver_home,
     s2i_environment,
 )
 from modelrepo.local.process import Microservice, free_port
@@ -163,19 +164,6 @@ def mlserver(model: str, run_dir: Path, config: Batching) -> HeavyServer:
     def launch(port: int) -> tuple[list[str], Path, dict[str, str]]:
         server.grpc_port = free_port()
         home = run_dir / server.key
-        model_dir = home / model
-        model_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "host": "127.0.0.1",
-            "http_port": port,
-            "grpc_port": server.grpc_port,
-            "metrics_port": free_port(),
-            "parallel_workers": config.workers,
-            "debug": False,
-        }
-        (home / "settings.json").write_text(json.dumps(settings))
-        for source in (PEER_MODEL, ROOT / "bench" / "mlserver" / "runtimes.py"):
-            shutil.copy(source, model_dir / source.name)
         model_settings = {
             "name": model,
             "implementation": "runtimes.PeerRuntime",
@@ -183,8 +171,9 @@ def mlserver(model: str, run_dir: Path, config: Batching) -> HeavyServer:
             "max_batch_time": config.delay_ms / 1000,
             "parameters": {"uri": str(MODELS / model), "extra": {"threads": config.threads}},
         }
-        (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
-        command = [str(MLSERVER_VENV / "bin" / "mlserver"), "start", "."]
+        command = mlserver_home(home, port, config.workers, model_settings, server.grpc_port)
+        for source in (PEER_MODEL, ROOT / "bench" / "mlserver" / "runtimes.py"):
+            shutil.copy(source, home / model / source.name)
         return command, home, native_threads(config.threads)
 
     server.launch = launch
