@@ -110,41 +110,13 @@ def one_row(manifest: Manifest) -> Any:
     return np.asarray(value[:1], dtype=spec.dtype)
 
 
-class CpuClock:
-    """Wraps the model's predict to add up the CPU time and the rows of each batch size; the
-    first call of each size is the warm-up and is not counted."""
-
-    def __init__(self, served: Any) -> None:
-        self.cpu_s: dict[int, float] = {}
-        self.rows: dict[int, int] = {}
-        predict = served._predict
-
-        def timed(inputs: dict[str, Any]) -> Any:
-            rows = len(next(iter(inputs.values())))
-            if rows not in self.rows:
-                self.cpu_s[rows], self.rows[rows] = 0.0, 0
-                return predict(inputs)
-            used = time.process_time()
-            try:
-                return predict(inputs)
-            finally:
-                self.cpu_s[rows] += time.process_time() - used
-                self.rows[rows] += rows
-
-        served._predict = timed
-
-    def ms_per_row(self, batch: int) -> float:
-        return self.cpu_s[batch] * 1000 / self.rows[batch]
-
-
 def in_process(model: str, seconds: float) -> tuple[dict[int, float], dict[int, float], float]:
     """The model's own call (every core to itself) at each batch size, measured as the heavy
     bench measures its limit: rows/s and CPU ms per row; and batch 1's median call."""
     served = inprocess.load(model)
-    clock = CpuClock(served)
     found = inprocess.limit(served, Sample.of(MODELS / model), seconds, list(BATCHES))
     rates = {batch: found["rows_per_s"][batch] for batch in BATCHES}
-    cpu = {batch: clock.ms_per_row(batch) for batch in BATCHES}
+    cpu = {batch: found["cpu_ms_per_row"][batch] for batch in BATCHES}
     return rates, cpu, found["call_ms"]
 
 

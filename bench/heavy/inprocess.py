@@ -4,9 +4,9 @@
 (its ``MyModel``), but with every core for the framework, called from the main thread as a
 script calls it; the served model's goals are set against that. Then it prints one JSON line:
 
-* ``limit``: rows/s of the bare model call (the framework's predict on checked inputs) at each
-  batch size of BATCHES (comma-separated), each for about SECONDS; the best is the in-process
-  limit, the batch-1 median call is the bare model call;
+* ``limit``: rows/s and CPU ms per row of the bare model call (the framework's predict on
+  checked inputs) at each batch size of BATCHES (comma-separated), each for about SECONDS;
+  the best is the in-process limit, the batch-1 median call is the bare model call;
 * ``overhead``: for one request over V2 binary REST (Seldon's Flask app, the same blueprint
   the server runs, called as a WSGI application) and over V2 gRPC (the servicer, with the
   message parsed from and written to bytes), the median time of the whole request and of the
@@ -51,21 +51,23 @@ def batch_of(sample: Sample, rows: int) -> dict[str, Any]:
 
 
 def limit(served: Any, sample: Sample, seconds: float, batches: list[int]) -> dict[str, Any]:
-    rates, first_calls = {}, []
+    rates, cpu_ms, first_calls = {}, {}, []
     for rows in sorted({1, *batches}):
         checked = codecs.read_inputs(served.manifest.inputs, batch_of(sample, rows), {}, 10**6)
         served._predict(checked)  # warm
-        calls, started = [], time.perf_counter()
+        calls, started, cpu = [], time.perf_counter(), time.process_time()
         while time.perf_counter() - started < seconds or len(calls) < 3:
             before = time.perf_counter()
             served._predict(checked)
             calls.append(time.perf_counter() - before)
         rates[rows] = rows * len(calls) / sum(calls)
+        cpu_ms[rows] = (time.process_time() - cpu) * 1000 / (rows * len(calls))
         if rows == 1:
             first_calls = calls
     best = max(rates, key=rates.get)
     return {
         "rows_per_s": rates,
+        "cpu_ms_per_row": cpu_ms,
         "best_batch": best,
         "best_rows_per_s": rates[best],
         "call_ms": float(np.median(first_calls) * 1000),
