@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from wrappers.contract import Spec, TensorSpec, TextSpec
 
 #: the saved SentenceTransformer folder inside a model directory
@@ -29,20 +27,6 @@ def load_encoder(folder: Path, threads: int | None = None) -> Any:
         str(folder), device="cpu", local_files_only=True, trust_remote_code=False
     )
     return encoder.eval()
-
-
-def encode(encoder: Any, texts: list[str], normalize: bool) -> np.ndarray:
-    """float32 embeddings, one row per text: the batch tokenized once and run as one forward
-    pass. ``encode()`` would add about 1 ms of Python a call (``eval()``, device look-ups,
-    sorting by length, a progress bar under the server's INFO logging) for the same numbers."""
-    import torch
-
-    features = encoder.preprocess(texts)
-    with torch.inference_mode():
-        embeddings = encoder(features)["sentence_embedding"]
-    if normalize:
-        embeddings = torch.nn.functional.normalize(embeddings, dim=1)
-    return embeddings.numpy()
 
 
 def describe(encoder: Any) -> tuple[list[Spec], list[TensorSpec]]:

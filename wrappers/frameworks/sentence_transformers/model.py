@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from wrappers.contract import TextSpec
 from wrappers.core.model import Outputs, ServedModel
 from wrappers.errors import ManifestError
-from wrappers.frameworks.sentence_transformers.describe import MODEL_FOLDER, encode, load_encoder
+from wrappers.frameworks.sentence_transformers.describe import MODEL_FOLDER, load_encoder
+from wrappers.frameworks.sentence_transformers.graph import Encode, eager, graph
+
+logger = logging.getLogger(__name__)
 
 
 class SentenceTransformerRuntime(ServedModel):
     """Loads ``options.model`` (the saved folder, ``model`` by default) and answers the
-    embedding of each text, normalised to unit length unless ``options.normalize`` is false."""
+    embedding of each text, normalised to unit length unless ``options.normalize`` is false.
+    The transformer runs as a TorchScript graph unless ``options.graph`` is false (``graph``)."""
 
     framework = "sentence-transformers"
     distribution = "sentence-transformers"
@@ -30,10 +35,25 @@ class SentenceTransformerRuntime(ServedModel):
         self.text, self.output = text.name, self.manifest.outputs[0].name
         self.folder = self.manifest.options.get("model", MODEL_FOLDER)
         self.normalize = bool(self.manifest.options.get("normalize", True))
-        self.encoder: Any = None
+        #: whether the encoder runs as a TorchScript graph: ``options.graph``, unless it
+        #: cannot be traced
+        self.graph = bool(self.manifest.options.get("graph", True))
+        self.encode: Encode | None = None
 
     def _load(self) -> None:
-        self.encoder = load_encoder(self.source / self.folder, self.budget.intra_op_threads)
+        encoder = load_encoder(self.source / self.folder, self.budget.intra_op_threads)
+        self.encode = eager(encoder)
+        if self.graph:
+            try:
+                self.encode = graph(encoder)
+            except Exception as exc:  # a trace fails in many ways; the eager encoder is right
+                self.graph = False
+                logger.warning("%s runs eagerly, not as a graph: %s", self.manifest.name, exc)
 
     def _predict(self, inputs: dict[str, Any]) -> Outputs:
-        return {self.output: encode(self.encoder, inputs[self.text], self.normalize)}
+        import torch
+
+        embeddings = self.encode(inputs[self.text])
+        if self.normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, dim=1)
+        return {self.output: embeddings.numpy()}
