@@ -23,7 +23,6 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from wrappers.errors import InvalidInput, NotServed, PayloadTooLarge, error_body, excerpt
 from wrappers.protocols.seldon import hooks
 from wrappers.protocols.seldon.envelope import EXAMPLE, require_object
-from wrappers.protocols.seldon.hooks import SERVED_ENDPOINTS
 
 FEEDBACK_PATHS = frozenset({"/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"})
 #: the paths each kind of graph node answers besides feedback (Seldon's executor calls a
@@ -64,7 +63,7 @@ def error_blueprint(model_name: str, max_request_bytes: int, kind: str = "model"
             return  # Flask answers an unknown URL or method (404, 405) itself
         if request.path in NODE_PATHS - served:
             raise NotServed(
-                f"{model_name} is a {kind}: it answers {SERVED_ENDPOINTS[kind]}; "
+                f"{model_name} is a {kind}: it answers {hooks.SERVED_ENDPOINTS[kind]}; "
                 f"{request.path} is for another kind of graph node"
             )
         if request.path in served:
